@@ -1,0 +1,43 @@
+# make test   - create .venv if missing, build the extension, run the whole test suite
+# make bench  - same set-up, then the benchmarks and one ratio table
+# Any CPython 3.10+ works: make test PYTHON=/path/to/python3.12
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-installed
+SOURCES := $(wildcard src/*.pyx src/*.pxi src/*.pxd src/*.h) setup.py
+EXT_STAMP := src/gocore/.built-$(notdir $(VENV))
+
+.PHONY: all build test bench test-all debug clean
+
+all: build
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "setuptools>=77" "Cython>=3.1" "pytest>=7" "pytest-timeout>=2.1" "hypothesis>=6" "pytest-benchmark>=4"
+	touch $(STAMP)
+
+$(EXT_STAMP): $(STAMP) $(SOURCES)
+	$(PY) setup.py --quiet build_ext --inplace
+	touch $(EXT_STAMP)
+
+build: $(EXT_STAMP)
+
+test: build
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+bench: build
+	$(PY) bench/run.py
+
+# Every CPython 3.10+ that pyenv (or PATH) offers, one venv each, a line per version.
+test-all:
+	@$(PYTHON) tools/test_all.py
+
+debug:
+	GOCORE_DEBUG=1 $(MAKE) build VENV=.venv-debug
+
+clean:
+	rm -rf build src/gocore/_gocore*.so src/gocore/.built-* src/_gocore.c

@@ -1,0 +1,176 @@
+# ---- AtomicInt, AtomicBool, AtomicRef (Go's sync/atomic types) ----
+
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define GOCORE_FREE_THREADED 1
+    #else
+    #define GOCORE_FREE_THREADED 0
+    #endif
+    """
+    bint GOCORE_FREE_THREADED
+
+
+cdef class AtomicInt:
+    """A 64-bit signed integer updated atomically, Go's ``atomic.Int64``.
+
+    ``add`` wraps around on overflow like Go; values that do not fit in int64
+    raise OverflowError, non-integers TypeError.
+
+    Example::
+
+        hits = gocore.AtomicInt()
+        hits.add(1)          # -> 1
+        hits.compare_and_swap(1, 10)   # -> True
+    """
+    cdef int64_t _value
+
+    def __init__(self, int64_t value=0):
+        gocore_store(&self._value, value)
+
+    def load(self):
+        """The current value."""
+        return gocore_load(&self._value)
+
+    def store(self, int64_t value):
+        """Set the value."""
+        gocore_store(&self._value, value)
+
+    def add(self, int64_t delta):
+        """Add `delta` (wrapping around) and return the new value."""
+        return gocore_add(&self._value, delta)
+
+    def swap(self, int64_t value):
+        """Set the value and return the old one."""
+        return gocore_swap(&self._value, value)
+
+    def compare_and_swap(self, int64_t old, int64_t new):
+        """Set to `new` if the value is `old`; return whether it did."""
+        return gocore_cas(&self._value, old, new)
+
+    def and_(self, int64_t mask):
+        """Bitwise-and with `mask`; return the old value."""
+        return gocore_and(&self._value, mask)
+
+    def or_(self, int64_t mask):
+        """Bitwise-or with `mask`; return the old value."""
+        return gocore_or(&self._value, mask)
+
+    def __repr__(self):
+        return f"AtomicInt({gocore_load(&self._value)})"
+
+
+cdef class AtomicBool:
+    """A boolean updated atomically, Go's ``atomic.Bool``.
+
+    Example::
+
+        closed = gocore.AtomicBool()
+        if closed.compare_and_swap(False, True):
+            ...  # only one thread gets here
+    """
+    cdef int64_t _value    # 0 or 1
+
+    def __init__(self, bint value=False):
+        gocore_store(&self._value, value)
+
+    def load(self):
+        """The current value."""
+        return gocore_load(&self._value) != 0
+
+    def store(self, bint value):
+        """Set the value."""
+        gocore_store(&self._value, value)
+
+    def swap(self, bint value):
+        """Set the value and return the old one."""
+        return gocore_swap(&self._value, value) != 0
+
+    def compare_and_swap(self, bint old, bint new):
+        """Set to `new` if the value is `old`; return whether it did."""
+        return gocore_cas(&self._value, old, new)
+
+    def __repr__(self):
+        return f"AtomicBool({gocore_load(&self._value) != 0})"
+
+
+cdef class AtomicRef:
+    """A reference to any Python object, swapped atomically (Go's
+    ``atomic.Pointer`` / ``atomic.Value``).  ``compare_and_swap`` compares by
+    identity (``is``).
+
+    Example::
+
+        config = gocore.AtomicRef({"v": 1})
+        config.store({"v": 2})
+        current = config.load()
+    """
+    # _obj holds one strong reference.  With the GIL every method runs whole
+    # under it.  Without the GIL, _lock (a spin lock held only across a pointer
+    # swap and an INCREF, never across a DECREF, which may run arbitrary code)
+    # keeps a reader from taking a reference to an object a writer is freeing.
+    cdef PyObject* _obj
+    cdef int64_t _lock
+
+    def __cinit__(self):
+        Py_INCREF(None)
+        self._obj = <PyObject*>None
+
+    def __init__(self, obj=None):
+        self._replace(obj)
+
+    def __dealloc__(self):
+        Py_XDECREF(self._obj)
+        self._obj = NULL
+
+    cdef inline object _replace(self, object obj):
+        """Store obj; return the previous object (a new reference)."""
+        cdef PyObject* old
+        Py_INCREF(obj)
+        if GOCORE_FREE_THREADED:
+            gocore_spin_lock(&self._lock)
+        old = self._obj
+        self._obj = <PyObject*>obj
+        if GOCORE_FREE_THREADED:
+            gocore_spin_unlock(&self._lock)
+        result = <object>old       # takes a new reference ...
+        Py_DECREF(result)          # ... and drops the one _obj owned
+        return result
+
+    def load(self):
+        """The current object."""
+        cdef object result
+        if GOCORE_FREE_THREADED:
+            gocore_spin_lock(&self._lock)
+        result = <object>self._obj
+        if GOCORE_FREE_THREADED:
+            gocore_spin_unlock(&self._lock)
+        return result
+
+    def store(self, obj):
+        """Replace the object."""
+        self._replace(obj)
+
+    def swap(self, obj):
+        """Replace the object and return the old one."""
+        return self._replace(obj)
+
+    def compare_and_swap(self, old, new):
+        """Replace with `new` if the current object *is* `old`; return whether it did."""
+        cdef PyObject* prev
+        Py_INCREF(new)
+        if GOCORE_FREE_THREADED:
+            gocore_spin_lock(&self._lock)
+        prev = self._obj
+        if prev == <PyObject*>old:
+            self._obj = <PyObject*>new
+        if GOCORE_FREE_THREADED:
+            gocore_spin_unlock(&self._lock)
+        if prev == <PyObject*>old:
+            Py_DECREF(<object>prev)
+            return True
+        Py_DECREF(new)
+        return False
+
+    def __repr__(self):
+        return f"AtomicRef({self.load()!r})"

@@ -1,0 +1,140 @@
+# ---- Cond (Go's sync.Cond) ----
+#
+# Waiters queue FIFO in a list guarded by _list_lock (a spin lock held for a
+# few pointer moves, never across a call into Python).  Each record lives on
+# its waiter's C stack and has its own sema word, so signal wakes exactly the
+# oldest waiter and broadcast every waiter queued at the time of the call.
+
+cdef struct CondWaiter:
+    int64_t sema
+    CondWaiter* next
+    bint queued             # guarded by Cond._list_lock
+
+
+cdef class Cond:
+    """A condition variable, Go's ``sync.Cond``: ``wait`` atomically unlocks
+    ``c.l``, sleeps until ``signal``/``broadcast`` (or `timeout`), and locks
+    ``c.l`` again before returning.
+
+    Example::
+
+        mu = gocore.Mutex(); c = gocore.Cond(mu)
+        with mu:
+            while not ready:
+                c.wait()
+    """
+    cdef readonly object l
+    cdef object _lock_fn
+    cdef object _unlock_fn
+    cdef Mutex _mutex            # fast path when l is a gocore.Mutex
+    cdef int64_t _list_lock
+    cdef CondWaiter* _head
+    cdef CondWaiter* _tail
+
+    def __init__(self, locker):
+        if isinstance(locker, Mutex):
+            self._mutex = <Mutex>locker
+        elif hasattr(locker, "lock") and hasattr(locker, "unlock"):
+            self._lock_fn, self._unlock_fn = locker.lock, locker.unlock
+        elif hasattr(locker, "acquire") and hasattr(locker, "release"):
+            self._lock_fn, self._unlock_fn = locker.acquire, locker.release
+        else:
+            raise TypeError(
+                f"Cond needs a locker with lock()/unlock() or acquire()/release(), "
+                f"not {type(locker).__name__}")
+        self.l = locker
+
+    cdef int _relock(self) except -1:
+        if self._mutex is not None:
+            return self._mutex._lock()
+        self._lock_fn()
+        return 0
+
+    cdef int _unlock_l(self) except -1:
+        if self._mutex is not None:
+            return self._mutex._unlock()
+        self._unlock_fn()
+        return 0
+
+    def wait(self, timeout=None):
+        """Wait for a signal; False if `timeout` ran out first.  ``c.l`` must be held."""
+        cdef int64_t deadline = deadline_from_timeout(timeout)
+        cdef CondWaiter w
+        cdef bint ok
+        w.sema = 0
+        w.next = NULL
+        w.queued = True
+        gocore_spin_lock(&self._list_lock)
+        if self._tail != NULL:
+            self._tail.next = &w
+        else:
+            self._head = &w
+        self._tail = &w
+        gocore_spin_unlock(&self._list_lock)
+        try:
+            self._unlock_l()
+        except BaseException:
+            self._withdraw(&w)
+            raise
+        with nogil:
+            ok = sema_acquire(&w.sema, False, deadline)
+            if not ok and not self._withdraw(&w):
+                # A signal dequeued us concurrently and its release is on the
+                # way: take it, so the signal is not lost and w outlives it.
+                sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                ok = True
+        self._relock()
+        return ok
+
+    cdef bint _withdraw(self, CondWaiter* w) noexcept nogil:
+        """Unlink w if still queued; return whether it was."""
+        cdef CondWaiter* p
+        cdef bint was = False
+        gocore_spin_lock(&self._list_lock)
+        if w.queued:
+            was = True
+            w.queued = False
+            if self._head == w:
+                self._head = w.next
+                if self._tail == w:
+                    self._tail = NULL
+            else:
+                p = self._head
+                while p.next != w:
+                    p = p.next
+                p.next = w.next
+                if self._tail == w:
+                    self._tail = p
+        gocore_spin_unlock(&self._list_lock)
+        return was
+
+    def signal(self):
+        """Wake the longest-waiting waiter, if any."""
+        cdef CondWaiter* w
+        gocore_spin_lock(&self._list_lock)
+        w = self._head
+        if w != NULL:
+            self._head = w.next
+            if self._head == NULL:
+                self._tail = NULL
+            w.queued = False
+        gocore_spin_unlock(&self._list_lock)
+        if w != NULL:
+            sema_release(&w.sema, False)
+
+    def broadcast(self):
+        """Wake every waiter."""
+        cdef CondWaiter* w
+        cdef CondWaiter* nxt
+        gocore_spin_lock(&self._list_lock)
+        w = self._head
+        self._head = self._tail = NULL
+        nxt = w
+        while nxt != NULL:
+            nxt.queued = False
+            nxt = nxt.next
+        gocore_spin_unlock(&self._list_lock)
+        while w != NULL:
+            nxt = w.next             # read before the release: w may vanish after it
+            sema_release(&w.sema, False)
+            w = nxt

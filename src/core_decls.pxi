@@ -1,0 +1,32 @@
+# C declarations shared by every core file: the atomics and the parker.
+from libc.stdint cimport int64_t, int32_t, uint64_t, INT64_MAX
+
+cdef extern from "gocore_atomic.h" nogil:
+    int64_t gocore_load(int64_t* p)
+    int64_t gocore_load_seq(int64_t* p)
+    int64_t gocore_load_relaxed(int64_t* p)
+    void gocore_store(int64_t* p, int64_t v)
+    void gocore_store_release(int64_t* p, int64_t v)
+    int64_t gocore_add(int64_t* p, int64_t d)
+    int64_t gocore_swap(int64_t* p, int64_t v)
+    bint gocore_cas(int64_t* p, int64_t expected, int64_t desired)
+    int64_t gocore_and(int64_t* p, int64_t m)
+    int64_t gocore_or(int64_t* p, int64_t m)
+    void* gocore_load_ptr(void** p)
+    void* gocore_swap_ptr(void** p, void* v)
+    bint gocore_cas_ptr(void** p, void* expected, void* desired)
+    void gocore_cpu_relax()
+    void gocore_os_yield()
+    void gocore_spin_lock(int64_t* l)
+    bint gocore_spin_trylock(int64_t* l)
+    void gocore_spin_unlock(int64_t* l)
+
+cdef extern from "gocore_park.h" nogil:
+    ctypedef struct gocore_parker:
+        pass
+    int64_t GOCORE_NO_DEADLINE
+    int64_t gocore_nanotime()
+    void gocore_parker_init(gocore_parker* p)
+    void gocore_parker_destroy(gocore_parker* p)
+    bint gocore_park(gocore_parker* p, int64_t deadline)
+    void gocore_unpark(gocore_parker* p)

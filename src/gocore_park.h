@@ -1,0 +1,173 @@
+/* gocore_park.h: the parking primitive, the only way a gocore thread sleeps.
+ *
+ * A parker is one word plus whatever the platform needs to sleep on it.  It
+ * lives inside a waiter record on the sleeping thread's own stack, so it is
+ * created per wait and needs no thread-local cache.  Protocol:
+ *
+ *   waker:   finish every access to the waiter record, then gocore_unpark()
+ *            as the very last touch (the sleeper may return and reuse its
+ *            stack as soon as it sees the word set);
+ *   sleeper: gocore_park() returns 1 once the word is set (an unpark that
+ *            came first is remembered, never lost), 0 when the deadline
+ *            passes first.  Spurious OS wake-ups are absorbed here.
+ *
+ * Waking a stale address is harmless with futex and WaitOnAddress (at worst a
+ * spurious wake of the same thread's next parker, which re-checks its word).
+ * The condition-variable fallback sets the word under the mutex, so the
+ * sleeper cannot observe it before the waker has released that mutex.
+ *
+ * Time is CLOCK_MONOTONIC nanoseconds, the clock behind time.monotonic().
+ * Deadlines are absolute; GOCORE_NO_DEADLINE waits forever.
+ */
+#ifndef GOCORE_PARK_H
+#define GOCORE_PARK_H
+
+#include <stdint.h>
+#include "gocore_atomic.h"
+
+#define GOCORE_NO_DEADLINE INT64_MAX
+
+#if defined(_WIN32)
+/* ---- Windows: WaitOnAddress (Windows 8+) ---- */
+#include <windows.h>
+#pragma comment(lib, "synchronization.lib")
+
+static inline int64_t gocore_nanotime(void) {
+    static LARGE_INTEGER freq;  /* benign race: every thread writes the same value */
+    LARGE_INTEGER now;
+    if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (int64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+}
+
+typedef struct { volatile LONG word; } gocore_parker;
+
+static inline void gocore_parker_init(gocore_parker *p) { p->word = 0; }
+static inline void gocore_parker_destroy(gocore_parker *p) { (void)p; }
+
+static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+    LONG zero = 0;
+    for (;;) {
+        if (InterlockedCompareExchange(&p->word, 0, 1) == 1) return 1;
+        DWORD ms = INFINITE;
+        if (deadline != GOCORE_NO_DEADLINE) {
+            int64_t left = deadline - gocore_nanotime();
+            if (left <= 0) return 0;
+            ms = (DWORD)((left + 999999) / 1000000);
+        }
+        WaitOnAddress(&p->word, &zero, sizeof(LONG), ms);
+    }
+}
+static inline void gocore_unpark(gocore_parker *p) {
+    InterlockedExchange(&p->word, 1);
+    WakeByAddressSingle((PVOID)&p->word);
+}
+
+#elif defined(__linux__)
+/* ---- Linux: futex on the word ---- */
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int64_t gocore_nanotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct { int32_t word; } gocore_parker;
+
+static inline void gocore_parker_init(gocore_parker *p) { p->word = 0; }
+static inline void gocore_parker_destroy(gocore_parker *p) { (void)p; }
+
+static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+    for (;;) {
+        int32_t one = 1;
+        /* consume the notification: 1 -> 0 */
+        if (__atomic_compare_exchange_n(&p->word, &one, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            return 1;
+        struct timespec rel, *prel = NULL;
+        if (deadline != GOCORE_NO_DEADLINE) {
+            int64_t left = deadline - gocore_nanotime();
+            if (left <= 0) return 0;
+            rel.tv_sec = (time_t)(left / 1000000000);
+            rel.tv_nsec = (long)(left % 1000000000);
+            prel = &rel;
+        }
+        syscall(SYS_futex, &p->word, FUTEX_WAIT_PRIVATE, 0, prel, NULL, 0);
+    }
+}
+static inline void gocore_unpark(gocore_parker *p) {
+    __atomic_store_n(&p->word, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &p->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+#else
+/* ---- other POSIX (macOS, BSDs): mutex + condition variable ---- */
+#include <pthread.h>
+#include <time.h>
+
+static inline int64_t gocore_nanotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct {
+    int32_t word;          /* guarded by mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} gocore_parker;
+
+static inline void gocore_parker_init(gocore_parker *p) {
+    p->word = 0;
+    pthread_mutex_init(&p->mu, NULL);
+#if defined(__APPLE__)
+    pthread_cond_init(&p->cv, NULL);
+#else
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &a);
+    pthread_condattr_destroy(&a);
+#endif
+}
+static inline void gocore_parker_destroy(gocore_parker *p) {
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+    int got;
+    pthread_mutex_lock(&p->mu);
+    while (!p->word) {
+        if (deadline == GOCORE_NO_DEADLINE) {
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        int64_t left = deadline - gocore_nanotime();
+        if (left <= 0) break;
+#if defined(__APPLE__)
+        struct timespec rel = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+        pthread_cond_timedwait_relative_np(&p->cv, &p->mu, &rel);
+#else
+        struct timespec abs = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+        pthread_cond_timedwait(&p->cv, &p->mu, &abs);
+#endif
+    }
+    got = p->word;
+    p->word = 0;
+    pthread_mutex_unlock(&p->mu);
+    return got;
+}
+static inline void gocore_unpark(gocore_parker *p) {
+    pthread_mutex_lock(&p->mu);
+    p->word = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+#endif
+
+#endif /* GOCORE_PARK_H */

@@ -1,0 +1,266 @@
+# ---- Mutex (Go's sync/mutex.go) ----
+#
+# One atomic state word:
+#   bit 0  MUTEX_LOCKED    held
+#   bit 1  MUTEX_WOKEN     a waiter was woken (or is spinning) and is about to
+#                          compete, so unlock need not wake another
+#   bit 2  MUTEX_STARVING  hand-off mode: unlock passes ownership straight to
+#                          the head waiter, newcomers queue behind it
+#   bits 3+                number of threads sleeping (or about to) on _sema
+#
+# Normal mode lets a running thread barge in ahead of a woken sleeper, which is
+# what makes a mutex fast; a sleeper that has waited more than 1 ms flips the
+# mutex into starvation mode, which is FIFO.  The mode ends when the last
+# waiter takes the lock, or one that waited less than 1 ms does.
+#
+# Accounting invariant (what makes timeouts safe): every thread between
+# "counted as waiter" and "returned" is matched either by one unit of the
+# waiter count or by one unit on _sema (released for it, or about to be).
+
+DEF MUTEX_LOCKED = 1
+DEF MUTEX_WOKEN = 2
+DEF MUTEX_STARVING = 4
+DEF MUTEX_WAITER_SHIFT = 3
+DEF MUTEX_ONE_WAITER = 8
+DEF STARVATION_THRESHOLD_NS = 1000000
+DEF SPIN_ROUNDS = 4
+DEF SPIN_PAUSES = 30
+
+cdef int _ncpu = 1   # set at import; spinning only helps with a second CPU
+
+
+cdef inline void _spin_pause() noexcept nogil:
+    cdef int i
+    for i in range(SPIN_PAUSES):
+        gocore_cpu_relax()
+
+
+cdef bint _mutex_take_as_woken(int64_t* state, int64_t* sema) noexcept nogil:
+    """Having been handed a unit on _sema after our deadline, settle it now:
+    take the lock if it is ours (starvation hand-off) or free; otherwise clear
+    WOKEN so the holder's unlock will wake somebody else.  Never sleeps."""
+    cdef int64_t old, new
+    while True:
+        old = gocore_load(state)
+        if old & MUTEX_STARVING:
+            # The unit was a hand-off: ownership is ours.  Same fix-up as the
+            # woken-in-starvation path of mutex_lock_slow.
+            # Hand-off never takes a waiter's count, so ours is still there.
+            new = MUTEX_LOCKED - MUTEX_ONE_WAITER
+            if (old >> MUTEX_WAITER_SHIFT) <= 1:
+                new -= MUTEX_STARVING
+            gocore_add(state, new)
+            return True
+        if not (old & MUTEX_LOCKED):
+            if gocore_cas(state, old, (old | MUTEX_LOCKED) & ~MUTEX_WOKEN):
+                return True
+        elif gocore_cas(state, old, old & ~MUTEX_WOKEN):
+            return False
+
+
+cdef bint _mutex_abandon(int64_t* state, int64_t* sema) noexcept nogil:
+    """The deadline passed while we were counted as a waiter and sema_acquire
+    withdrew us.  Either give our waiter-count unit back, or, if an unlocker
+    already turned it into a unit on _sema, collect that unit and settle it."""
+    cdef int64_t old, new
+    while True:
+        if sema_try_acquire(sema):
+            return _mutex_take_as_woken(state, sema)
+        old = gocore_load(state)
+        if (old >> MUTEX_WAITER_SHIFT) > 0:
+            new = old - MUTEX_ONE_WAITER
+            if (new >> MUTEX_WAITER_SHIFT) == 0:
+                # Last waiter gone: starvation mode has nobody to serve, and
+                # leaving it set would make try_lock fail on a free mutex.
+                new &= ~MUTEX_STARVING
+            if gocore_cas(state, old, new):
+                return False
+        else:
+            # An unlocker took our count and is about to release a unit.
+            gocore_os_yield()
+
+
+cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
+    """Go's lockSlow.  Call without the GIL.  False only when `deadline` passed."""
+    cdef int64_t wait_start = 0
+    cdef bint starving = False
+    cdef bint awoke = False
+    cdef int spins = 0
+    cdef int64_t old = gocore_load(state)
+    cdef int64_t new, delta
+    while True:
+        # Spin only in normal mode while the mutex is held: a holder running
+        # on another CPU may release it within a few hundred cycles, cheaper
+        # than a sleep and a wake.
+        if (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED and spins < SPIN_ROUNDS and _ncpu > 1:
+            # Set WOKEN so the unlocker does not wake a sleeper we would race.
+            if (not awoke and not (old & MUTEX_WOKEN) and (old >> MUTEX_WAITER_SHIFT) != 0
+                    and gocore_cas(state, old, old | MUTEX_WOKEN)):
+                awoke = True
+            _spin_pause()
+            spins += 1
+            old = gocore_load(state)
+            continue
+        new = old
+        if not (old & MUTEX_STARVING):
+            new |= MUTEX_LOCKED            # barge in: newcomers never take a starving mutex
+        if old & (MUTEX_LOCKED | MUTEX_STARVING):
+            new += MUTEX_ONE_WAITER
+        if starving and (old & MUTEX_LOCKED):
+            new |= MUTEX_STARVING
+        if awoke:
+            new &= ~MUTEX_WOKEN           # we were the woken one; let unlock wake again
+        if not gocore_cas(state, old, new):
+            old = gocore_load(state)
+            continue
+        if not (old & (MUTEX_LOCKED | MUTEX_STARVING)):
+            return True                    # took the free mutex with our CAS
+        # Re-queued waiters go to the front (LIFO): they have waited longest.
+        if not sema_acquire(sema, wait_start != 0, deadline):
+            return _mutex_abandon(state, sema)
+        if wait_start == 0:
+            wait_start = gocore_nanotime()   # first wake: measure from here on re-queue
+        starving = starving or gocore_nanotime() - wait_start > STARVATION_THRESHOLD_NS
+        old = gocore_load(state)
+        if old & MUTEX_STARVING:
+            # Hand-off: the mutex is ours, but the state does not say so yet.
+            delta = MUTEX_LOCKED - MUTEX_ONE_WAITER
+            if not starving or (old >> MUTEX_WAITER_SHIFT) == 1:
+                delta -= MUTEX_STARVING    # last waiter, or the wait was short: back to normal
+            gocore_add(state, delta)
+            return True
+        awoke = True
+        spins = 0
+
+
+cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) noexcept nogil:
+    """Go's unlockSlow after the LOCKED bit was cleared, leaving `new`."""
+    cdef int64_t old
+    if new & MUTEX_STARVING:
+        sema_release(sema, True)           # hand ownership to the head waiter
+        return
+    old = new
+    while True:
+        # Nobody to wake, or someone is already awake / has the lock.
+        if (old >> MUTEX_WAITER_SHIFT) == 0 or (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)):
+            return
+        if gocore_cas(state, old, (old - MUTEX_ONE_WAITER) | MUTEX_WOKEN):
+            sema_release(sema, False)
+            return
+        old = gocore_load(state)
+
+
+cdef int mutex_unlock_checked(int64_t* state, int64_t* sema) except -1:
+    """Unlock, refusing (without touching the state) if it is not locked."""
+    cdef int64_t old
+    while True:
+        old = gocore_load(state)
+        if not (old & MUTEX_LOCKED):
+            raise RuntimeError("unlock of unlocked Mutex")
+        if gocore_cas(state, old, old - MUTEX_LOCKED):
+            break
+    if old != MUTEX_LOCKED:
+        mutex_wake_after_unlock(state, sema, old - MUTEX_LOCKED)
+    return 0
+
+
+cdef inline bint mutex_try_lock(int64_t* state) noexcept nogil:
+    cdef int64_t old = gocore_load(state)
+    if old & (MUTEX_LOCKED | MUTEX_STARVING):
+        return False
+    return gocore_cas(state, old, old | MUTEX_LOCKED)
+
+
+cdef class Mutex:
+    """A mutual exclusion lock, Go's ``sync.Mutex``; a drop-in for ``threading.Lock``.
+
+    Not reentrant; any thread may unlock it.  Uncontended lock/unlock is one
+    compare-and-swap each; a contended waiter spins briefly, then sleeps with
+    the GIL released.  A waiter starved for over 1 ms switches the mutex to
+    FIFO hand-off until the queue drains.
+
+    Example::
+
+        mu = gocore.Mutex()
+        with mu:
+            counter += 1
+    """
+    # _state: see the bit layout above.  _sema: the sema-table word waiters sleep on.
+    cdef int64_t _state
+    cdef int64_t _sema
+
+    cdef inline int _lock(self) except -1:
+        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
+            return 0
+        with nogil:
+            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        return 0
+
+    cdef inline int _unlock(self) except -1:
+        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
+            return 0
+        return mutex_unlock_checked(&self._state, &self._sema)
+
+    def lock(self):
+        """Block until the mutex is held by the caller."""
+        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
+            return
+        with nogil:
+            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+
+    def unlock(self):
+        """Release the mutex; RuntimeError if it is not locked."""
+        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
+            return
+        mutex_unlock_checked(&self._state, &self._sema)
+
+    def try_lock(self):
+        """Take the mutex if that needs no waiting; return whether it did."""
+        return mutex_try_lock(&self._state)
+
+    def locked(self):
+        """True while held (or being handed to a starving waiter)."""
+        return (gocore_load(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
+
+    def acquire(self, bint blocking=True, double timeout=-1):
+        """``threading.Lock.acquire``: True once held, False if not in time."""
+        if timeout == -1:
+            if gocore_cas(&self._state, 0, MUTEX_LOCKED):
+                return True
+            if not blocking:
+                return mutex_try_lock(&self._state)
+            with nogil:
+                mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+            return True
+        if not blocking:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if not (timeout >= 0):
+            raise ValueError("timeout value must be a non-negative number")
+        if mutex_try_lock(&self._state):
+            return True
+        cdef int64_t deadline = deadline_in(timeout)
+        cdef bint got
+        with nogil:
+            got = mutex_lock_slow(&self._state, &self._sema, deadline)
+        return got
+
+    def release(self):
+        """``threading.Lock.release``: unlock; RuntimeError if not locked."""
+        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
+            return
+        mutex_unlock_checked(&self._state, &self._sema)
+
+    def __enter__(self):
+        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
+            return True
+        with nogil:
+            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        return True
+
+    def __exit__(self, exc_type, exc, tb):
+        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
+            return
+        mutex_unlock_checked(&self._state, &self._sema)
+
+    def __repr__(self):
+        return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"

@@ -1,0 +1,43 @@
+# ---- Once (Go's sync.Once) ----
+
+cdef class Once:
+    """Run a function exactly once, Go's ``sync.Once``.
+
+    If `fn` raises, the exception reaches that caller and the Once still
+    counts as done (as in Go); concurrent callers wait until the first call
+    has returned.
+
+    Example::
+
+        init_once = gocore.Once()
+        init_once.do(load_config)
+    """
+    # _done is set (after fn returned or raised) with _mu held; the fast path
+    # reads it without _mu, so its store must publish fn's effects (seq_cst).
+    cdef int64_t _done
+    cdef Mutex _mu
+
+    def __cinit__(self):
+        self._mu = Mutex.__new__(Mutex)
+
+    def do(self, fn):
+        """Call ``fn()`` if no call of ``do`` has done so yet."""
+        if gocore_load(&self._done):
+            return
+        self._do_slow(fn)
+
+    cdef int _do_slow(self, fn) except -1:
+        self._mu._lock()
+        try:
+            if not gocore_load(&self._done):
+                try:
+                    fn()
+                finally:
+                    gocore_store(&self._done, 1)
+        finally:
+            self._mu._unlock()
+        return 0
+
+    def done(self):
+        """True once a call of ``do`` has returned (or raised)."""
+        return gocore_load(&self._done) != 0

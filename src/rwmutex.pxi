@@ -1,0 +1,133 @@
+# ---- RWMutex (Go's sync/rwmutex.go) ----
+#
+# _reader_count counts readers that hold or want the lock; a writer subtracts
+# RW_MAX_READERS from it, so a negative count tells arriving readers that a
+# writer is pending and they must queue on _reader_sem (writer preference: no
+# writer starvation).  The writer then waits on _writer_sem until the
+# _reader_wait readers that were inside when it arrived have left.
+
+DEF RW_MAX_READERS = 1 << 30
+
+
+cdef class RWMutex:
+    """A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
+
+    Many readers or one writer.  A waiting writer blocks new readers.
+    ``with rw:`` takes the write lock; ``with rw.rlocker():`` a read lock.
+
+    Example::
+
+        rw = gocore.RWMutex()
+        rw.rlock(); value = table[key]; rw.runlock()
+        with rw:
+            table[key] = value
+    """
+    cdef int64_t _w_state        # the writers' Mutex (see mutex.pxi)
+    cdef int64_t _w_sema
+    cdef int64_t _writer_sem     # the writer sleeps here waiting for readers to leave
+    cdef int64_t _reader_sem     # readers sleep here while a writer is pending or holds
+    cdef int64_t _reader_count   # see above
+    cdef int64_t _reader_wait    # readers the pending writer still waits for
+    cdef int64_t _writer_held    # 1 from the end of lock() to unlock(): misuse checks
+
+    def lock(self):
+        """Take the write lock."""
+        cdef int64_t r
+        if not gocore_cas(&self._w_state, 0, MUTEX_LOCKED):
+            with nogil:
+                mutex_lock_slow(&self._w_state, &self._w_sema, GOCORE_NO_DEADLINE)
+        # Announce the writer; r = readers inside right now.
+        r = gocore_add(&self._reader_count, -RW_MAX_READERS) + RW_MAX_READERS
+        if r != 0 and gocore_add(&self._reader_wait, r) != 0:
+            with nogil:
+                sema_acquire(&self._writer_sem, False, GOCORE_NO_DEADLINE)
+        gocore_store(&self._writer_held, 1)
+
+    def unlock(self):
+        """Release the write lock; RuntimeError if it is not held."""
+        self._unlock()
+
+    cdef inline int _unlock(self) except -1:
+        cdef int64_t r, i
+        if not gocore_cas(&self._writer_held, 1, 0):
+            raise RuntimeError("unlock of unlocked RWMutex")
+        r = gocore_add(&self._reader_count, RW_MAX_READERS)
+        for i in range(r):
+            sema_release(&self._reader_sem, False)
+        if not gocore_cas(&self._w_state, MUTEX_LOCKED, 0):
+            mutex_unlock_checked(&self._w_state, &self._w_sema)
+        return 0
+
+    def try_lock(self):
+        """Take the write lock if that needs no waiting; return whether it did."""
+        if not mutex_try_lock(&self._w_state):
+            return False
+        if not gocore_cas(&self._reader_count, 0, -RW_MAX_READERS):
+            mutex_unlock_checked(&self._w_state, &self._w_sema)
+            return False
+        gocore_store(&self._writer_held, 1)
+        return True
+
+    def rlock(self):
+        """Take a read lock."""
+        if gocore_add(&self._reader_count, 1) < 0:
+            with nogil:
+                sema_acquire(&self._reader_sem, False, GOCORE_NO_DEADLINE)
+
+    def runlock(self):
+        """Release a read lock; RuntimeError if no read lock is held."""
+        self._runlock()
+
+    cdef inline int _runlock(self) except -1:
+        cdef int64_t r
+        while True:
+            r = gocore_load(&self._reader_count)
+            if r == 0 or r == -RW_MAX_READERS:
+                raise RuntimeError("runlock of unlocked RWMutex")
+            if gocore_cas(&self._reader_count, r, r - 1):
+                break
+        if r - 1 < 0 and gocore_add(&self._reader_wait, -1) == 0:
+            sema_release(&self._writer_sem, False)   # last reader out lets the writer in
+        return 0
+
+    def try_rlock(self):
+        """Take a read lock if that needs no waiting; return whether it did."""
+        cdef int64_t c
+        while True:
+            c = gocore_load(&self._reader_count)
+            if c < 0:
+                return False
+            if gocore_cas(&self._reader_count, c, c + 1):
+                return True
+
+    def rlocker(self):
+        """A locker whose ``lock``/``unlock`` (and ``with``) are this RWMutex's read side."""
+        return _RLocker(self)
+
+    def __enter__(self):
+        self.lock()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._unlock()
+
+
+cdef class _RLocker:
+    """The read side of an RWMutex as a plain locker (Go's ``RWMutex.RLocker``)."""
+    cdef readonly RWMutex rw
+
+    def __cinit__(self, RWMutex rw not None):
+        self.rw = rw
+
+    def lock(self):
+        self.rw.rlock()
+
+    def unlock(self):
+        self.rw._runlock()
+
+    def __enter__(self):
+        self.rw.rlock()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.rw._runlock()

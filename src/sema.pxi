@@ -1,0 +1,162 @@
+# ---- the semaphore sleep/wake table (Go's runtime/sema.go) ----
+#
+# Every blocking primitive in gocore sleeps here.  A "sema" is an int64 counter
+# word owned by the primitive; sema_acquire waits until it can decrement the
+# word, sema_release increments it and wakes one waiter queued on that word's
+# address.  Waiters are hashed by address into SEMA_BUCKETS buckets, each with
+# a spin lock held for a few instructions and a doubly linked list of waiter
+# records.  A record lives on the waiting thread's C stack and carries that
+# thread's parker, so sleeping costs no allocation.
+#
+# Lost wake-up argument: an acquirer increments bucket.nwait and only then
+# re-checks the counter; a releaser increments the counter and only then reads
+# bucket.nwait.  Both pairs are seq_cst, so at least one side sees the other:
+# either the acquirer finds the released unit, or the releaser finds nwait > 0
+# and takes the bucket lock, under which the acquirer is already queued.
+
+DEF SEMA_BUCKETS = 251
+
+
+cdef struct SemaWaiter:
+    int64_t* addr          # the sema word this record waits on
+    SemaWaiter* prev       # links, valid while queued (guarded by bucket.lock)
+    SemaWaiter* next
+    bint queued            # guarded by bucket.lock; cleared by whoever dequeues
+    bint ticket            # set (under bucket.lock) by a hand-off release
+    gocore_parker parker
+
+
+cdef struct SemaBucket:
+    int64_t lock
+    int64_t nwait          # waiters queued in this bucket (any address)
+    SemaWaiter* head
+    SemaWaiter* tail
+    char _pad[32]          # one bucket per 64-byte line, against false sharing
+
+
+cdef SemaBucket _sema_table[SEMA_BUCKETS]
+
+
+cdef inline SemaBucket* _sema_bucket(int64_t* addr) noexcept nogil:
+    return &_sema_table[((<size_t>addr) >> 3) % SEMA_BUCKETS]
+
+
+cdef inline bint sema_try_acquire(int64_t* addr) noexcept nogil:
+    """Take one unit from the counter if there is one; never blocks."""
+    cdef int64_t v
+    while True:
+        v = gocore_load(addr)
+        if v <= 0:
+            return False
+        if gocore_cas(addr, v, v - 1):
+            return True
+
+
+cdef inline void _sema_enqueue(SemaBucket* b, SemaWaiter* w, bint lifo) noexcept nogil:
+    # LIFO puts w before every other waiter; release scans from the head for the
+    # first record with a matching address, so w is served first for its word.
+    w.queued = True
+    if lifo or b.head == NULL:
+        w.prev = NULL
+        w.next = b.head
+        if b.head != NULL:
+            b.head.prev = w
+        else:
+            b.tail = w
+        b.head = w
+    else:
+        w.next = NULL
+        w.prev = b.tail
+        b.tail.next = w
+        b.tail = w
+
+
+cdef inline void _sema_unlink(SemaBucket* b, SemaWaiter* w) noexcept nogil:
+    if w.prev != NULL:
+        w.prev.next = w.next
+    else:
+        b.head = w.next
+    if w.next != NULL:
+        w.next.prev = w.prev
+    else:
+        b.tail = w.prev
+    w.queued = False
+    gocore_add(&b.nwait, -1)
+
+
+cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+    """Wait for a unit of *addr.  Returns True when one was taken, False when
+    `deadline` passed first (the waiter has then withdrawn and holds nothing).
+
+    Call without the GIL: this is where threads sleep.
+    """
+    if sema_try_acquire(addr):
+        return True
+    if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+        return False
+    cdef SemaBucket* b = _sema_bucket(addr)
+    cdef SemaWaiter w
+    cdef bint result
+    w.addr = addr
+    w.ticket = False
+    w.queued = False
+    gocore_parker_init(&w.parker)
+    while True:
+        gocore_spin_lock(&b.lock)
+        gocore_add(&b.nwait, 1)
+        if sema_try_acquire(addr):
+            gocore_add(&b.nwait, -1)
+            gocore_spin_unlock(&b.lock)
+            result = True
+            break
+        _sema_enqueue(b, &w, lifo)
+        gocore_spin_unlock(&b.lock)
+
+        if not gocore_park(&w.parker, deadline):
+            # Timed out.  Withdraw if still queued; otherwise a releaser has
+            # dequeued us and is about to unpark: wait for that unpark so it
+            # never touches a dead stack frame, then honour what it gave us.
+            gocore_spin_lock(&b.lock)
+            if w.queued:
+                _sema_unlink(b, &w)
+                gocore_spin_unlock(&b.lock)
+                result = False
+                break
+            gocore_spin_unlock(&b.lock)
+            gocore_park(&w.parker, GOCORE_NO_DEADLINE)
+            result = w.ticket or sema_try_acquire(addr)
+            break
+        # Woken: by hand-off we own a unit; otherwise compete for it.
+        if w.ticket or sema_try_acquire(addr):
+            result = True
+            break
+        if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+            result = False
+            break
+    gocore_parker_destroy(&w.parker)
+    return result
+
+
+cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
+    """Add a unit to *addr and wake one waiter queued on it.
+
+    With `handoff` the unit goes straight to that waiter (FIFO fairness:
+    nobody can barge in between); without it the woken waiter competes.
+    Never blocks for long: safe to call with or without the GIL.
+    """
+    gocore_add(addr, 1)
+    cdef SemaBucket* b = _sema_bucket(addr)
+    if gocore_load_seq(&b.nwait) == 0:
+        return
+    gocore_spin_lock(&b.lock)
+    cdef SemaWaiter* w = b.head
+    while w != NULL and w.addr != addr:
+        w = w.next
+    if w == NULL:
+        gocore_spin_unlock(&b.lock)
+        return
+    _sema_unlink(b, w)
+    if handoff and sema_try_acquire(addr):
+        w.ticket = True
+    gocore_spin_unlock(&b.lock)
+    gocore_unpark(&w.parker)       # last touch of w: it may return right away

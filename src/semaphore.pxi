@@ -1,0 +1,166 @@
+# ---- Semaphore (golang.org/x/sync/semaphore, weighted, FIFO) ----
+#
+# _cur and _waiters are guarded by _mu.  Waiters are served strictly in
+# arrival order: a large request at the head is not overtaken by later small
+# ones.  Each waiter sleeps on its own sema word; whoever removes it from
+# _waiters (a release granting it, or its own timeout / context) decides its
+# outcome under _mu, so a grant and a cancellation can never both happen.
+
+from collections import deque as _deque
+
+cdef object _ctx_on_done = None   # set by gocore.context: (ctx, callback) -> stop()
+
+
+def _install_ctx_hook(fn):
+    """Called once by the Python layer: fn(ctx, cb) runs cb() synchronously
+    when ctx is done and returns a stop() that unregisters cb."""
+    global _ctx_on_done
+    _ctx_on_done = fn
+
+
+cdef class _SemWaiter:
+    cdef int64_t n
+    cdef int64_t sema
+    cdef bint queued          # guarded by the Semaphore's _mu
+    cdef bint canceled        # guarded by the Semaphore's _mu
+
+
+cdef class Semaphore:
+    """A weighted semaphore, as ``golang.org/x/sync/semaphore``.
+
+    Example::
+
+        sem = gocore.Semaphore(4)
+        sem.acquire(2, timeout=1.0)
+        try:
+            ...
+        finally:
+            sem.release(2)
+        with sem:           # weight 1
+            ...
+    """
+    cdef readonly int64_t size
+    cdef int64_t _cur
+    cdef Mutex _mu
+    cdef object _waiters      # deque of _SemWaiter
+
+    def __init__(self, int64_t n):
+        if n < 0:
+            raise ValueError(f"semaphore size must be >= 0, got {n}")
+        self.size = n
+        self._mu = Mutex.__new__(Mutex)
+        self._waiters = _deque()
+
+    cdef void _notify_waiters(self):
+        # Grant from the head while the head fits: FIFO, no overtaking.  _mu held.
+        cdef _SemWaiter w
+        while self._waiters:
+            w = <_SemWaiter>self._waiters[0]
+            if self.size - self._cur < w.n:
+                break
+            self._cur += w.n
+            self._waiters.popleft()
+            w.queued = False
+            sema_release(&w.sema, False)
+
+    cdef bint _withdraw(self, _SemWaiter w, bint canceled):
+        """Take w off the queue if it is still there; return whether it was."""
+        self._mu._lock()
+        try:
+            if not w.queued:
+                return False
+            w.queued = False
+            w.canceled = canceled
+            is_head = self._waiters[0] is w
+            self._waiters.remove(w)
+            if is_head and self.size > self._cur:
+                # A failed head must not leave those behind it waiting on weight that is free.
+                self._notify_waiters()
+            return True
+        finally:
+            self._mu._unlock()
+
+    def acquire(self, int64_t n=1, ctx=None, timeout=None):
+        """Acquire weight `n`, waiting as needed.  Raises ``ctx.err()`` if the
+        context ends first, TimeoutError if `timeout` runs out first."""
+        if n < 0:
+            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        cdef int64_t deadline = deadline_from_timeout(timeout)
+        if ctx is not None:
+            err = ctx.err()
+            if err is not None:
+                raise err       # a context already done fails even if weight is free
+        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
+        w.n = n
+        self._mu._lock()
+        if self.size - self._cur >= n and not self._waiters:
+            self._cur += n
+            self._mu._unlock()
+            return True
+        if n <= self.size:
+            w.queued = True
+            self._waiters.append(w)
+        # else: a request larger than the semaphore never queues (it would
+        # block everyone behind it forever); it only waits for ctx/timeout.
+        self._mu._unlock()
+
+        stop = None
+        if ctx is not None:
+            if _ctx_on_done is None:
+                raise RuntimeError("gocore.context is not available")
+            stop = _ctx_on_done(ctx, lambda: self._cancel(w))
+        cdef bint got
+        try:
+            with nogil:
+                got = sema_acquire(&w.sema, False, deadline)
+        finally:
+            if stop is not None:
+                stop()
+        if not got:
+            if n <= self.size and not self._withdraw(w, False):
+                # Granted or cancelled while we timed out: its wake-up is on the
+                # way; collect it and honour it (x/sync keeps a late grant).
+                with nogil:
+                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                got = True
+            elif not w.canceled:
+                raise TimeoutError(f"semaphore acquire of weight {n} timed out")
+        if w.canceled:
+            raise ctx.err()
+        return True
+
+    def _cancel(self, _SemWaiter w):
+        if self._withdraw(w, True) or w.n > self.size:
+            w.canceled = True
+            sema_release(&w.sema, False)
+
+    def try_acquire(self, int64_t n=1):
+        """Acquire weight `n` only if that needs no waiting; return whether it did."""
+        if n < 0:
+            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        self._mu._lock()
+        ok = self.size - self._cur >= n and not self._waiters
+        if ok:
+            self._cur += n
+        self._mu._unlock()
+        return ok
+
+    def release(self, int64_t n=1):
+        """Release weight `n`; ValueError if that is more than is held."""
+        if n < 0:
+            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        self._mu._lock()
+        try:
+            if n > self._cur:
+                raise ValueError(f"semaphore: released {n} but only {self._cur} held")
+            self._cur -= n
+            self._notify_waiters()
+        finally:
+            self._mu._unlock()
+
+    def __enter__(self):
+        self.acquire(1)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release(1)

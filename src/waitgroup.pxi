@@ -1,0 +1,124 @@
+# ---- WaitGroup (Go's sync/waitgroup.go) ----
+#
+# _state packs the counter (high 32 bits, signed) and the number of waiters
+# (low 32 bits) into one word, so "counter reached zero" and "who must be
+# woken" are decided by a single CAS.  Waiters sleep on _sema; the add that
+# brings the counter to zero resets the word and releases one unit per waiter.
+
+cdef extern from *:
+    """
+    #define GOCORE_WG_COUNTER_ONE ((int64_t)1 << 32)
+    #define GOCORE_WG_WAITER_MASK ((int64_t)0xffffffff)
+    #define GOCORE_WG_COUNTER_MAX ((int64_t)0x7fffffff)
+    """
+    int64_t WG_COUNTER_ONE "GOCORE_WG_COUNTER_ONE"
+    int64_t WG_WAITER_MASK "GOCORE_WG_WAITER_MASK"
+    int64_t WG_COUNTER_MAX "GOCORE_WG_COUNTER_MAX"
+
+cdef object _go_impl = None     # set by gocore.goroutine: go(fn, *args, **kwargs)
+
+
+def _install_go(fn):
+    """Called once by the Python layer so WaitGroup.go can spawn goroutines."""
+    global _go_impl
+    _go_impl = fn
+
+
+cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
+    cdef int64_t old
+    while True:
+        old = gocore_load(state)
+        if (old >> 32) == 0:
+            return True
+        if gocore_cas(state, old, old + 1):
+            break
+    if sema_acquire(sema, False, deadline):
+        return True
+    # Timed out and withdrawn.  Give our waiter unit back, unless the counter
+    # already hit zero: then the zeroing add has released (or is releasing) a
+    # unit for us, and we collect it.
+    while True:
+        if sema_try_acquire(sema):
+            return True
+        old = gocore_load(state)
+        if (old >> 32) > 0 and (old & WG_WAITER_MASK) > 0:
+            if gocore_cas(state, old, old - 1):
+                return False
+        else:
+            gocore_os_yield()
+
+
+cdef class WaitGroup:
+    """Wait for a collection of tasks to finish, Go's ``sync.WaitGroup``.
+
+    Example::
+
+        wg = gocore.WaitGroup()
+        for item in items:
+            wg.go(process, item)     # add(1), run in a goroutine, done()
+        wg.wait()
+    """
+    cdef int64_t _state
+    cdef int64_t _sema
+
+    cdef int _add(self, int64_t delta) except -1:
+        cdef int64_t old, new, v, w, i
+        if delta > WG_COUNTER_MAX or delta < -WG_COUNTER_MAX:
+            raise OverflowError(f"WaitGroup delta {delta} is out of range")
+        while True:
+            old = gocore_load(&self._state)
+            v = (old >> 32) + delta
+            w = old & WG_WAITER_MASK
+            if v < 0:
+                raise ValueError("negative WaitGroup counter")
+            if v > WG_COUNTER_MAX:
+                raise OverflowError("WaitGroup counter overflow")
+            new = 0 if (v == 0 and w > 0) else old + delta * WG_COUNTER_ONE
+            if gocore_cas(&self._state, old, new):
+                break
+        if v == 0 and w > 0:
+            for i in range(w):
+                sema_release(&self._sema, False)
+        return 0
+
+    def add(self, int64_t delta=1):
+        """Add `delta` (may be negative) to the counter; ValueError if it would go negative."""
+        self._add(delta)
+
+    def done(self):
+        """Decrement the counter by one."""
+        self._add(-1)
+
+    def wait(self, timeout=None):
+        """Block until the counter is zero; False if `timeout` ran out first."""
+        if (gocore_load(&self._state) >> 32) == 0:
+            return True
+        cdef int64_t deadline = deadline_from_timeout(timeout)
+        cdef bint ok
+        with nogil:
+            ok = _wg_wait_nogil(&self._state, &self._sema, deadline)
+        return ok
+
+    def go(self, fn, /, *args, **kwargs):
+        """Run ``fn(*args, **kwargs)`` in a goroutine, counted by this group
+        (Go 1.25).  ``done`` runs even if `fn` raises; the exception goes to
+        the panic handler."""
+        if not callable(fn):
+            raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
+        if _go_impl is None:
+            raise RuntimeError("gocore.go is not available")
+        self._add(1)
+        try:
+            _go_impl(self._run, fn, args, kwargs)
+        except BaseException:
+            self._add(-1)
+            raise
+
+    def _run(self, fn, args, kwargs):
+        try:
+            fn(*args, **kwargs)
+        finally:
+            self._add(-1)
+
+    def __repr__(self):
+        return f"<gocore.WaitGroup counter={gocore_load(&self._state) >> 32}>"
