@@ -18,6 +18,9 @@ include "waitgroup.pxi"
 include "cond.pxi"
 include "once.pxi"
 include "semaphore.pxi"
+include "chan.pxi"
+include "select.pxi"
+include "goroutine.pxi"
 
 import os as _os
 _ncpu = _os.cpu_count() or 1

@@ -1,0 +1,1 @@
+# ---- Chan: buffered ring + waiter queues (issue: channels) ----

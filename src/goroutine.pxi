@@ -1,0 +1,1 @@
+# ---- run queue and idle-worker stack for go() (issue: goroutines) ----

@@ -1,0 +1,1 @@
+# ---- select over channel cases (issue: channels) ----
