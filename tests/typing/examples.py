@@ -1,0 +1,88 @@
+"""Uses the public API the way users do; `mypy --strict` must accept it.
+
+Never executed: tests/test_typing.py type-checks it against gocore's stubs.
+"""
+from __future__ import annotations
+
+import gocore
+
+
+def sync_examples() -> int:
+    mu = gocore.Mutex()
+    with mu:
+        pass
+    got: bool = mu.acquire(timeout=0.5)
+    if got:
+        mu.release()
+    rw = gocore.RWMutex()
+    rw.rlock()
+    rw.runlock()
+    with rw.rlocker():
+        pass
+    cond = gocore.Cond(mu)
+    with mu:
+        cond.wait(timeout=0.01)
+    once = gocore.Once()
+    once.do(lambda: None)
+    get_answer = gocore.once_value(lambda: 42)
+    wg = gocore.WaitGroup()
+    wg.go(print, "hello")
+    wg.wait()
+    sem = gocore.Semaphore(4)
+    sem.acquire(2, timeout=1.0)
+    sem.release(2)
+    counter = gocore.AtomicInt()
+    flag = gocore.AtomicBool()
+    flag.store(True)
+    ref: gocore.AtomicRef[list[int]] = gocore.AtomicRef([1])
+    items: list[int] = ref.load()
+    return counter.add(1) + get_answer() + len(items)
+
+
+def channel_examples() -> int | None:
+    ch: gocore.Chan[int] = gocore.Chan(8)
+    ch.send(1)
+    v, ok = ch.recv_ok(timeout=1.0)
+    index, received = gocore.select(ch.recv, (ch.send, 2), gocore.default, timeout=0.1)
+    out: gocore.SendChan[int] = ch.send_only()
+    inp: gocore.RecvChan[int] = ch.recv_only()
+    out.send(3)
+    total = sum(x for x in [inp.recv()] if x is not None)
+    timer = gocore.Timer(1.0)
+    timer.stop()
+    gocore.after(0.01).recv()
+    ticker = gocore.Ticker(0.5)
+    ticker.stop()
+    return total + index if ok else v
+
+
+def context_examples() -> None:
+    ctx, cancel = gocore.with_timeout(gocore.background(), 1.0)
+    ctx = gocore.with_value(ctx, "user", "ada")
+    err = ctx.err()
+    if err is not None:
+        raise err
+    stop = gocore.context_after_func(ctx, lambda: None)
+    stop()
+    cancel()
+    print(gocore.cause(ctx), ctx.deadline(), ctx.value("user"))
+
+
+def group_examples() -> list[int]:
+    with gocore.ErrGroup() as g:
+        g.go(print, "task")
+    g2, ctx = gocore.ErrGroup.with_context(gocore.background())
+    g2.set_limit(4)
+    g2.wait()
+    pool: gocore.Pool[bytearray] = gocore.Pool(lambda: bytearray(16), limit=4)
+    with pool.borrow() as buf:
+        buf[0] = 1
+    with gocore.WorkerPool(4) as p:
+        return p.map(lambda x: x * 2, range(10))
+
+
+def goroutine_examples() -> int:
+    gocore.go(print, "spawned")
+    previous = gocore.set_panic_handler(None)
+    gocore.set_panic_handler(previous)
+    return gocore.num_goroutine()
