@@ -3,10 +3,12 @@
 Each row compares gocore with one baseline measured in the same run; the
 ratio is baseline time / gocore time, so > 1.00x means gocore is faster.
 Extra arguments are passed to pytest (e.g. `-k mutex`); `--json FILE`
-keeps pytest-benchmark's raw results.
+keeps pytest-benchmark's raw results; `--readme` also writes the table into
+README.md between its bench-table markers.
 """
 import json
 import os
+import re
 import platform
 import subprocess
 import sys
@@ -64,7 +66,20 @@ def table(results):
     return "\n".join(out)
 
 
+def update_readme(text):
+    path = os.path.join(os.path.dirname(HERE), "README.md")
+    with open(path) as f:
+        readme = f.read()
+    block = "<!-- bench-table -->\n```\n" + text + "\n```\n<!-- /bench-table -->"
+    readme = re.sub(r"<!-- bench-table -->.*?<!-- /bench-table -->", lambda m: block, readme, flags=re.S)
+    with open(path, "w") as f:
+        f.write(readme)
+
+
 def main(argv):
+    readme = "--readme" in argv
+    if readme:
+        argv.remove("--readme")
     keep = None
     if "--json" in argv:
         i = argv.index("--json")
@@ -81,8 +96,11 @@ def main(argv):
             return code or 1
         with open(path) as f:
             results = json.load(f)
+    text = table(results)
     print()
-    print(table(results))
+    print(text)
+    if readme:
+        update_readme(text)
     return code
 
 
