@@ -32,6 +32,17 @@ def gil_state():
     return "free-threaded, GIL " + ("enabled" if enabled else "disabled")
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def table(results):
     groups = {}
     for bench in results["benchmarks"]:
@@ -56,7 +67,7 @@ def table(results):
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
     line = "+".join("-" * (w + 2) for w in widths)
     out = [f"gocore benchmarks: CPython {platform.python_version()} ({gil_state()}), "
-           f"{os.cpu_count()} cores, {platform.machine()} {platform.system()}; medians per operation",
+           f"{os.cpu_count()} cores, {cpu_model()}, {platform.system()}; medians per operation",
            line,
            "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
            line]
