@@ -1,0 +1,85 @@
+"""Scaling: a CPU-bound pipeline through gocore channels with 1 and 2 workers.
+
+On a free-threaded build the two workers run truly in parallel, and the claim
+is that they reach >= 1.7x the throughput of one; on a GIL build the table
+reports the (GIL-bound) ratio and the claim is skipped.
+"""
+import statistics
+import sys
+import sysconfig
+import threading
+import time
+
+import pytest
+from benchutil import compare
+
+import gocore
+
+ITEMS = 400
+WORK = 3000            # inner-loop length of one item: pure-Python CPU work
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not sys._is_gil_enabled()
+
+
+def crunch(n):
+    total = 0
+    for i in range(WORK):
+        total += (i * n) % 7
+    return total
+
+
+def pipeline(workers):
+    """source -> Chan(64) -> `workers` threads -> Chan(64) -> sink; returns the checksum."""
+    jobs, results = gocore.Chan(64), gocore.Chan(64)
+
+    def worker():
+        for n in jobs:
+            results.send(crunch(n))
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+
+    def source():
+        for n in range(ITEMS):
+            jobs.send(n)
+        jobs.close()
+
+    feeder = threading.Thread(target=source)
+    feeder.start()
+    total = sum(results.recv() for _ in range(ITEMS))
+    feeder.join()
+    for t in threads:
+        t.join()
+    return total
+
+
+EXPECTED = sum(crunch(n) for n in range(ITEMS))
+
+
+def test_scaling_one_worker(benchmark):
+    compare(benchmark, "CPU pipeline, 2 workers vs 1", "1 worker", baseline=True, per=ITEMS)
+    assert benchmark.pedantic(pipeline, args=(1,), rounds=5, iterations=1) == EXPECTED
+
+
+def test_scaling_two_workers(benchmark):
+    compare(benchmark, "CPU pipeline, 2 workers vs 1", "gocore", per=ITEMS)
+    assert benchmark.pedantic(pipeline, args=(2,), rounds=5, iterations=1) == EXPECTED
+
+
+def test_scaling_claim():
+    """The free-threading claim, measured side by side (medians of 5)."""
+    def median_time(workers):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert pipeline(workers) == EXPECTED
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    one, two = median_time(1), median_time(2)
+    ratio = one / two
+    print(f"\n2 workers reach {ratio:.2f}x the throughput of 1 "
+          f"({'free-threaded' if FREE_THREADED else 'GIL build'})")
+    if not FREE_THREADED:
+        pytest.skip(f"GIL build: 2 workers reach {ratio:.2f}x of 1; the >= 1.7x claim is for free-threaded CPython")
+    assert ratio >= 1.7, f"2 workers reach only {ratio:.2f}x the throughput of 1"
