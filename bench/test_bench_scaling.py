@@ -10,7 +10,6 @@ import sysconfig
 import threading
 import time
 
-import pytest
 from benchutil import compare
 
 import gocore
@@ -73,6 +72,7 @@ def test_scaling_two_workers(benchmark):
     assert benchmark.pedantic(pipeline, args=(2,), rounds=5, iterations=1) == EXPECTED
     ratio = statistics.median(one_worker) / benchmark.stats.stats.median
     benchmark.extra_info["throughput_ratio"] = ratio
-    if not FREE_THREADED:
-        pytest.skip(f"GIL build: 2 workers reach {ratio:.2f}x of 1; the >= 1.7x claim is for free-threaded CPython")
-    assert ratio >= 1.7, f"2 workers reach only {ratio:.2f}x the throughput of 1"
+    print(f"\n2 workers reach {ratio:.2f}x the throughput of 1 "
+          f"({'free-threaded: claim checked' if FREE_THREADED else 'GIL build: claim not applicable'})")
+    if FREE_THREADED:   # on a GIL build the row reports the ratio; the claim is skipped
+        assert ratio >= 1.7, f"2 workers reach only {ratio:.2f}x the throughput of 1"
