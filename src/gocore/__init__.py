@@ -23,6 +23,7 @@ from gocore._gocore import (
     WaitGroup,
 )
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore.goroutine import go, num_goroutine, set_panic_handler
 from gocore.once import once_func, once_value, once_values
 
 __version__ = "0.1.0"
@@ -32,6 +33,10 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    # goroutines
+    "go",
+    "set_panic_handler",
+    "num_goroutine",
     # sync
     "Mutex",
     "RWMutex",
