@@ -24,7 +24,23 @@ from gocore._gocore import (
 )
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go, num_goroutine, set_panic_handler
+from gocore.context import (
+    Context,
+    background,
+    cause,
+    context_after_func,
+    todo,
+    with_cancel,
+    with_cancel_cause,
+    with_deadline,
+    with_timeout,
+    with_value,
+    without_cancel,
+)
+from gocore.errgroup import ErrGroup
 from gocore.once import once_func, once_value, once_values
+from gocore.pool import Pool
+from gocore.workerpool import WorkerPool
 
 __version__ = "0.1.0"
 
@@ -37,6 +53,22 @@ __all__ = [
     "go",
     "set_panic_handler",
     "num_goroutine",
+    # context
+    "Context",
+    "background",
+    "todo",
+    "with_cancel",
+    "with_cancel_cause",
+    "with_deadline",
+    "with_timeout",
+    "with_value",
+    "without_cancel",
+    "context_after_func",
+    "cause",
+    # groups and pools
+    "ErrGroup",
+    "Pool",
+    "WorkerPool",
     # sync
     "Mutex",
     "RWMutex",
