@@ -15,15 +15,20 @@ from gocore._gocore import (
     AtomicBool,
     AtomicInt,
     AtomicRef,
+    Chan,
     Cond,
     Mutex,
     Once,
     RWMutex,
     Semaphore,
     WaitGroup,
+    default,
+    nilchan,
+    select,
 )
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.once import once_func, once_value, once_values
+from gocore.timers import Ticker, Timer, after, after_func
 
 __version__ = "0.1.0"
 
@@ -42,6 +47,15 @@ __all__ = [
     "once_values",
     "WaitGroup",
     "Semaphore",
+    # channels
+    "Chan",
+    "nilchan",
+    "select",
+    "default",
+    "after",
+    "Timer",
+    "after_func",
+    "Ticker",
     # atomics
     "AtomicInt",
     "AtomicBool",

@@ -1,0 +1,2 @@
+"""placeholder"""
+Ticker = Timer = after = after_func = None
