@@ -15,12 +15,16 @@ from gocore._gocore import (
     AtomicBool,
     AtomicInt,
     AtomicRef,
+    Chan,
     Cond,
     Mutex,
     Once,
     RWMutex,
     Semaphore,
     WaitGroup,
+    default,
+    nilchan,
+    select,
 )
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go, num_goroutine, set_panic_handler
@@ -40,6 +44,7 @@ from gocore.context import (
 from gocore.errgroup import ErrGroup
 from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
+from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
 
 __version__ = "0.1.0"
@@ -79,6 +84,15 @@ __all__ = [
     "once_values",
     "WaitGroup",
     "Semaphore",
+    # channels
+    "Chan",
+    "nilchan",
+    "select",
+    "default",
+    "after",
+    "Timer",
+    "after_func",
+    "Ticker",
     # atomics
     "AtomicInt",
     "AtomicBool",
