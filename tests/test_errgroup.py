@@ -341,16 +341,20 @@ def test_1000_tasks_one_failure_cancels_the_rest_promptly():
     started.add(n - 1)
     cancelled = gocore.AtomicInt()
 
-    def blocker():
+    def blocker(use_chan):
         started.done()
+        if use_chan:
+            if ctx.done().recv_ok(timeout=60) == (None, False):
+                cancelled.add(1)
+            return
         try:
             block_on(ctx, timeout=60)
         except gocore.Canceled:
             cancelled.add(1)
             raise
 
-    for _ in range(n - 1):
-        g.go(blocker)
+    for i in range(n - 1):
+        g.go(blocker, i % 2 == 0)     # half on ctx.done(), half in Semaphore.acquire(ctx=)
     assert started.wait(60)
     boom = LookupError("the one")
     t0 = time.monotonic()

@@ -273,17 +273,22 @@ def test_stress_10000_goroutines_from_4_threads_run_exactly_once(race):
 
 
 @pytest.mark.timeout(120)
-def test_1000_parked_goroutines_do_not_block_new_ones():
+@pytest.mark.parametrize("park_on", ["waitgroup", "chan"])
+def test_1000_parked_goroutines_do_not_block_new_ones(park_on):
     n = 1000
     gate = gocore.WaitGroup()
     gate.add(1)
+    ch = gocore.Chan()
     parked = gocore.WaitGroup()
     parked.add(n)
     finished = gocore.AtomicInt()
 
     def sleeper():
         parked.done()
-        gate.wait()               # parked in the core
+        if park_on == "waitgroup":
+            gate.wait()               # parked in the core
+        else:
+            ch.recv_ok()              # parked on a channel until it is closed
         finished.add(1)
 
     for _ in range(n):
@@ -296,6 +301,7 @@ def test_1000_parked_goroutines_do_not_block_new_ones():
     assert ok.wait(30), "a new goroutine waited behind parked ones"
     assert finished.load() == 0
     gate.done()
+    ch.close()
     wait_until(lambda: finished.load() == n, timeout=60)
 
 
