@@ -492,3 +492,29 @@ def test_goroutines_work_in_forked_child():
                          env=_subprocess_env())
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+@pytest.mark.timeout(120)
+def test_fan_out_tree_of_blocked_parents(race):
+    # Every goroutine spawns two children and blocks until they finish: all
+    # interior nodes are blocked at once, so any goroutine queued behind a
+    # busy worker would deadlock the tree.  Four trees grow concurrently.
+    depth = 7
+    leaves = gocore.AtomicInt()
+
+    def node(d):
+        if d == depth:
+            leaves.add(1)
+            return
+        wg = gocore.WaitGroup()
+        wg.go(node, d + 1)
+        wg.go(node, d + 1)
+        assert wg.wait(60)
+
+    def grow(i):
+        wg = gocore.WaitGroup()
+        wg.go(node, 0)
+        assert wg.wait(90)
+
+    race(4, grow)
+    assert leaves.load() == 4 * 2 ** depth
