@@ -8,10 +8,13 @@
 #                queued").  A flag is set under `lock` when a waiter is
 #                queued and cleared under `lock` once its queue is empty.
 #   slots        `cap` ring slots in the style of Vyukov's bounded MPMC queue:
-#                a slot's sequence number says whose turn it is (seq == pos:
-#                free for the push at pos; seq == pos + 1: holds the item
-#                pushed at pos; a pop at pos sets seq = pos + cap, freeing
-#                the slot for the push one lap later).
+#                a slot's sequence number says whose turn it is (seq == 2*pos:
+#                free for the push at pos; seq == 2*pos + 1: holds the item
+#                pushed at pos; a pop at pos sets seq = 2*(pos + cap), freeing
+#                the slot for the push one lap later).  Vyukov's original uses
+#                pos / pos + 1 / pos + cap, which cannot tell "full" from
+#                "free for the next lap" when cap == 1; doubling keeps the
+#                three states apart for every capacity.
 #   lock         a core spin lock over both waiter queues, taken only on
 #                the slow path and for a few pointer moves at a time.
 #   recvq/sendq  FIFO queues of ChanWaiter records on the waiters' stacks.
@@ -39,7 +42,7 @@
 # it can only take once the receiver is fully queued), or the receiver's
 # re-check comes after the publish (it sees the item and takes it).  The
 # same argument, mirrored, covers a sender that sleeps on a full ring and a
-# fast pop (publish seq = pos + cap, then load tail for TAIL_SENDQ).
+# fast pop (publish the freed slot's seq, then load tail for TAIL_SENDQ).
 # tests/test_chan.py::test_lost_wakeup_* keeps a stress test on both sides.
 #
 # Closing: close ORs TAIL_CLOSED into tail under `lock`, so no push can claim
@@ -103,7 +106,7 @@ DEF SIGNAL_SLICE_NS = 50000000
 
 
 cdef struct ChanSlot:
-    int64_t seq             # sequence number minus the slot's index: zeroed
+    int64_t seq             # sequence number minus 2 * the slot's index: zeroed
                             # memory means "every slot free for lap 0"
     PyObject* value         # owned reference while the slot holds an item
 
@@ -172,16 +175,16 @@ cdef inline int ring_push(ChanCore* c, PyObject* v, bint locked) noexcept nogil:
         pos = t >> POS_SHIFT
         idx = _ring_index(c, pos)
         s = &c.slots[idx]
-        seq = gocore_load_seq(&s.seq) + idx
-        if seq == pos:
+        seq = gocore_load_seq(&s.seq) + 2 * idx
+        if seq == 2 * pos:
             if gocore_cas(&c.tail, t, t + POS_ONE):
                 s.value = v
                 # seq_cst publish: first half of the handshake with a receiver
                 # that queues itself (see the header comment).
-                gocore_store(&s.seq, pos + 1 - idx)
+                gocore_store(&s.seq, 2 * (pos - idx) + 1)
                 return R_OK
             t = gocore_load_seq(&c.tail)
-        elif seq < pos:
+        elif seq < 2 * pos:
             # The slot still holds the item from one lap ago (or its pop is
             # between CAS and publish: that popper will settle after us).
             return R_BLOCK
@@ -207,16 +210,16 @@ cdef inline int ring_pop(ChanCore* c, PyObject** out, bint locked) noexcept nogi
         pos = h >> POS_SHIFT
         idx = _ring_index(c, pos)
         s = &c.slots[idx]
-        seq = gocore_load_seq(&s.seq) + idx
-        if seq == pos + 1:
+        seq = gocore_load_seq(&s.seq) + 2 * idx
+        if seq == 2 * pos + 1:
             if gocore_cas(&c.head, h, h + POS_ONE):
                 out[0] = s.value
                 # seq_cst publish of the free slot: first half of the handshake
                 # with a sender that queues itself on a full ring.
-                gocore_store(&s.seq, pos + c.cap - idx)
+                gocore_store(&s.seq, 2 * (pos + c.cap - idx))
                 return R_OK
             h = gocore_load_seq(&c.head)
-        elif seq < pos + 1:
+        elif seq < 2 * pos + 1:
             t = gocore_load_seq(&c.tail)
             if (t >> POS_SHIFT) == pos:
                 return R_CLOSED if (t & TAIL_CLOSED) else R_BLOCK
@@ -235,14 +238,14 @@ cdef inline bint _ring_has_item(ChanCore* c) noexcept nogil:
     # Only meaningful under c.lock with HEAD_RECVQ set (we are the only popper).
     cdef int64_t pos = gocore_load_seq(&c.head) >> POS_SHIFT
     cdef int64_t idx = _ring_index(c, pos)
-    return gocore_load_seq(&c.slots[idx].seq) + idx == pos + 1
+    return gocore_load_seq(&c.slots[idx].seq) + 2 * idx == 2 * pos + 1
 
 
 cdef inline bint _ring_has_room(ChanCore* c) noexcept nogil:
     # Only meaningful under c.lock with TAIL_SENDQ set (we are the only pusher).
     cdef int64_t pos = gocore_load_seq(&c.tail) >> POS_SHIFT
     cdef int64_t idx = _ring_index(c, pos)
-    return gocore_load_seq(&c.slots[idx].seq) + idx == pos
+    return gocore_load_seq(&c.slots[idx].seq) + 2 * idx == 2 * pos
 
 
 cdef inline int64_t _ring_len(ChanCore* c) noexcept nogil:
