@@ -1035,3 +1035,21 @@ def test_semaphore_many_ctx_waiters_cancelled_at_once():
     cancel()
     assert wg.wait(30)
     assert errs.load() == 200
+
+
+def test_foreign_parent_already_done_cancels_child_at_once():
+    ccc = CustomCauseContext()
+    ccc.cancel()
+    base = gocore.num_goroutine()
+    ctx, _ = with_cancel(ccc)
+    assert is_done(ctx)                     # synchronously, no watcher needed
+    assert gocore.num_goroutine() <= base
+
+
+def test_foreign_parent_with_bad_done_channel_is_rejected():
+    class BadDone(OtherContext):
+        def done(self):
+            return threading.Event()
+
+    with pytest.raises(TypeError):
+        with_cancel(BadDone(background()))

@@ -492,6 +492,16 @@ def _watch_foreign(parent: Any, child) -> None:
     parent_done = parent.done()
     child_done = child.done()
     select = _gocore.select
+    # Already done?  Then cancel now, synchronously (this also rejects a
+    # done() that is not a gocore channel here rather than in the goroutine).
+    try:
+        i, _ = select(parent_done.recv, _gocore.default)
+    except (AttributeError, TypeError):
+        raise TypeError(f"done() of a parent context must return a gocore channel; "
+                        f"{type(parent).__name__}.done() returned {type(parent_done).__name__}") from None
+    if i == 0:
+        child._cancel(False, parent.err(), cause(parent))
+        return
 
     def watch() -> None:
         i, _ = select(parent_done.recv, child_done.recv)
@@ -785,7 +795,8 @@ def _key_name(key: Any) -> str:
         return key
     if type(key).__str__ is not object.__str__ and type(key).__repr__ is not object.__repr__:
         return str(key)
-    return f"{type(key).__module__}.{type(key).__qualname__}"
+    t = type(key)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 
 _gocore._install_ctx_hook(_on_done_hook)
