@@ -6,8 +6,10 @@ connections are the warmest), and destroyed when they have been idle longer
 than ``max_age`` or when the pool is closed.
 
 ``create`` and ``destroy`` run without the pool's lock held: they may be slow
-or use the pool themselves.  A slot is reserved (counted in ``_live``) before
-``create`` runs, so the limit holds even while creations are in flight.
+or use the pool themselves.  An object's slot (counted in ``_live``) is taken
+before ``create`` runs and given back only after ``destroy`` has returned, so
+created-and-not-yet-destroyed objects never exceed the limit, even while
+creations and destructions are in flight.
 """
 from __future__ import annotations
 
@@ -69,6 +71,13 @@ class Pool(Generic[T]):
         if self._destroy is not None:
             self._destroy(obj)
 
+    def _release_slot(self) -> None:
+        """An object is gone (destroyed, or its creation failed): one waiter
+        may now create."""
+        with self._mu:
+            self._live -= 1
+            self._cond.signal()
+
     def get(self, timeout: Optional[float] = None) -> T:
         """An idle object, a new one (while under the limit), or the next one
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
@@ -91,9 +100,10 @@ class Pool(Generic[T]):
                     if self._idle:
                         obj, since = self._idle.pop()
                         if self._max_age is not None and monotonic() - since > self._max_age:
-                            # Too old: destroy it (outside the lock) and look again.
-                            self._live -= 1
-                            self._cond.signal()     # a slot freed up for a waiter
+                            # Too old: destroy it (outside the lock) and look
+                            # again.  Its slot stays counted until destroy()
+                            # has returned, so a replacement never coexists
+                            # with it beyond the limit.
                             stale = obj
                             break
                         return obj
@@ -111,15 +121,16 @@ class Pool(Generic[T]):
             finally:
                 mu.unlock()
             if stale is not None:
-                self._drop(stale)
+                try:
+                    self._drop(stale)
+                finally:
+                    self._release_slot()
                 continue
             if create:
                 try:
                     return self._create()
                 except BaseException:
-                    with mu:
-                        self._live -= 1
-                        self._cond.signal()
+                    self._release_slot()
                     raise
 
     def put(self, obj: T) -> None:
@@ -132,8 +143,10 @@ class Pool(Generic[T]):
                 self._idle.append((obj, monotonic()))
                 self._cond.signal()
                 return
-            self._live -= 1
-        self._drop(obj)
+        try:
+            self._drop(obj)
+        finally:
+            self._release_slot()
 
     @contextlib.contextmanager
     def borrow(self, timeout: Optional[float] = None) -> Iterator[T]:
@@ -158,7 +171,6 @@ class Pool(Generic[T]):
                 return
             self._closed = True
             idle, self._idle = self._idle, []
-            self._live -= len(idle)
             self._cond.broadcast()
         first_error = None
         for obj, _ in reversed(idle):
@@ -167,6 +179,8 @@ class Pool(Generic[T]):
             except BaseException as exc:     # destroy the rest, then report
                 if first_error is None:
                     first_error = exc
+            finally:
+                self._release_slot()
         if first_error is not None:
             raise first_error
 
