@@ -1,1 +1,435 @@
-# ---- run queue and idle-worker stack for go() (issue: goroutines) ----
+# ---- go(): the goroutine scheduler ----
+#
+# A cached pool of worker threads fed by a run queue in the core.
+#
+#   run queue   FIFO of RunNode (fn, args, kwargs as owned references), guarded
+#               by _rq_lock; _rq_len mirrors its length for lock-free peeks.
+#   idle stack  LIFO of GoWorker records (each on its worker's C stack) for the
+#               workers parked waiting for work; the most recently idle, and
+#               so the warmest, is woken first.  Guarded by _idle_lock.
+#
+# The starvation trap: a goroutine may block where the core cannot see it
+# (time.sleep, I/O, a threading.Lock, or waiting for a goroutine spawned
+# after it).  So no queued goroutine may ever wait for a *busy* worker to
+# finish.  The scheduler keeps this exact with one counter:
+#
+#   _navail = (workers not running a goroutine)
+#             - (goroutines reserved a worker but not yet taken off the queue)
+#
+# A spawn first reserves a worker (CAS _navail from v > 0 to v - 1) and only
+# then queues the goroutine; with nothing to reserve it starts a new thread
+# and hands it the goroutine directly.  A worker adds 1 when it finishes a
+# goroutine; taking one off the queue changes nothing (one free worker and one
+# reservation disappear together); a worker may retire only by taking a unit
+# (CAS from v > 0).  So _navail >= 0 always: every queued goroutine is matched
+# by a worker that is not running user code, and which will look at the queue
+# before it sleeps.  Reservations are not tied to particular workers, so a
+# worker that has just finished may take the next queued goroutine at once
+# (batching, no sleep/wake per goroutine); the worker that was woken for it
+# then finds the queue empty and goes back to sleep.
+#
+# Wake-ups (Go's "spinning M" rule): _nspinning counts workers woken from the
+# idle stack that have not yet either taken a goroutine or gone back on the
+# stack.  A spawn wakes an idle worker only when nobody is spinning, and a
+# worker that takes a goroutine while more are queued wakes the next one
+# before it runs user code, so wake-ups cascade instead of costing every
+# spawn a syscall.  Lost wake-up argument (every step below is seq_cst):
+#   spawner:  push to queue;          then read _nspinning, wake if 0
+#   worker:   push self on the stack; then _nspinning -= 1 if spinning;
+#             then re-read _rq_len before sleeping
+#   spinner:  take from the queue;    then _nspinning -= 1; then re-read
+#             _rq_len and wake if more are queued and nobody spins.
+# If a spawner saw _nspinning > 0, the spinner's decrement comes later and so
+# does its re-read, which sees the goroutine.  If it saw 0, it locks the idle
+# stack: a worker already on it is woken; one not yet on it re-reads the queue
+# after pushing itself.  A worker that finds work after pushing itself removes
+# itself, or, if a waker already popped it, collects that wake-up first (the
+# waker touches the record until its sema_release).
+
+import _thread
+import os as _goroutine_os
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
+
+
+cdef struct RunNode:
+    PyObject* fn           # owned references, moved by pointer through the queue
+    PyObject* args         # a tuple
+    PyObject* kwargs       # a dict, or NULL for no keyword arguments
+    RunNode* next          # guarded by _rq_lock
+
+
+cdef struct GoWorker:
+    int64_t sema           # the idle worker sleeps on this word; a waker releases it
+    GoWorker* prev         # idle-stack links, guarded by _idle_lock
+    GoWorker* next
+    bint on_stack          # guarded by _idle_lock; cleared by whoever unlinks
+
+
+cdef int64_t _rq_lock = 0
+cdef RunNode* _rq_head = NULL       # guarded by _rq_lock
+cdef RunNode* _rq_tail = NULL       # guarded by _rq_lock
+cdef int64_t _rq_len = 0            # written under _rq_lock, read lock-free
+
+cdef int64_t _idle_lock = 0
+cdef GoWorker* _idle_top = NULL     # guarded by _idle_lock
+
+cdef int64_t _navail = 0            # see the invariant above
+cdef int64_t _nspinning = 0         # woken workers still looking for work
+cdef int64_t _ngoroutines = 0       # spawned by go() and not yet returned
+cdef int64_t _nworkers = 0          # worker threads alive (or starting)
+
+# An idle worker retires after this long without work.  A few seconds keeps a
+# warm pool across bursts without holding threads forever.
+cdef int64_t _idle_timeout_ns = 5_000_000_000
+
+# Set once by gocore.goroutine before any goroutine can run: dispatch(exc).
+cdef object _panic_dispatch = None
+
+
+# -- run queue --
+
+cdef RunNode* _rq_node(object fn, tuple args, object kwargs) except NULL:
+    """A node owning references to the call; not yet queued."""
+    cdef RunNode* n = <RunNode*>PyMem_RawMalloc(sizeof(RunNode))
+    if n == NULL:
+        raise MemoryError()
+    Py_INCREF(fn)
+    Py_INCREF(args)
+    n.fn = <PyObject*>fn
+    n.args = <PyObject*>args
+    if kwargs:
+        Py_INCREF(kwargs)
+        n.kwargs = <PyObject*>kwargs
+    else:
+        n.kwargs = NULL
+    n.next = NULL
+    return n
+
+
+cdef void _rq_free(RunNode* n) noexcept:
+    """Drop a node that was never queued (needs the GIL)."""
+    Py_DECREF(<object>n.fn)
+    Py_DECREF(<object>n.args)
+    if n.kwargs != NULL:
+        Py_DECREF(<object>n.kwargs)
+    PyMem_RawFree(n)
+
+
+cdef inline void _rq_push(RunNode* n) noexcept nogil:
+    global _rq_head, _rq_tail
+    gocore_spin_lock(&_rq_lock)
+    if _rq_tail == NULL:
+        _rq_head = n
+    else:
+        _rq_tail.next = n
+    _rq_tail = n
+    gocore_add(&_rq_len, 1)
+    gocore_spin_unlock(&_rq_lock)
+
+
+cdef inline RunNode* _rq_pop() noexcept nogil:
+    global _rq_head, _rq_tail
+    cdef RunNode* n
+    if gocore_load_seq(&_rq_len) == 0:
+        return NULL
+    gocore_spin_lock(&_rq_lock)
+    n = _rq_head
+    if n != NULL:
+        _rq_head = n.next
+        if _rq_head == NULL:
+            _rq_tail = NULL
+        gocore_add(&_rq_len, -1)
+    gocore_spin_unlock(&_rq_lock)
+    return n
+
+
+# -- idle stack --
+
+cdef inline void _idle_push(GoWorker* w) noexcept nogil:
+    global _idle_top
+    gocore_spin_lock(&_idle_lock)
+    w.prev = NULL
+    w.next = _idle_top
+    if _idle_top != NULL:
+        _idle_top.prev = w
+    _idle_top = w
+    w.on_stack = True
+    gocore_spin_unlock(&_idle_lock)
+
+
+cdef inline bint _idle_remove(GoWorker* w) noexcept nogil:
+    """Take our own record off the stack; False if a waker popped it first
+    (its wake-up is then on the way and must be collected)."""
+    global _idle_top
+    cdef bint was
+    gocore_spin_lock(&_idle_lock)
+    was = w.on_stack
+    if was:
+        if w.prev != NULL:
+            w.prev.next = w.next
+        else:
+            _idle_top = w.next
+        if w.next != NULL:
+            w.next.prev = w.prev
+        w.on_stack = False
+    gocore_spin_unlock(&_idle_lock)
+    return was
+
+
+cdef void _wake_one() noexcept nogil:
+    """Wake the most recently idle worker, if any is parked."""
+    global _idle_top
+    cdef GoWorker* w
+    gocore_spin_lock(&_idle_lock)
+    w = _idle_top
+    if w != NULL:
+        _idle_top = w.next
+        if _idle_top != NULL:
+            _idle_top.prev = NULL
+        w.on_stack = False
+    gocore_spin_unlock(&_idle_lock)
+    if w != NULL:
+        gocore_add(&_nspinning, 1)      # counted before it can run and uncount
+        sema_release(&w.sema, False)    # last touch of w
+
+
+# -- workers --
+
+cdef void _report_panic(BaseException exc) noexcept:
+    """Hand an exception that escaped a goroutine to the panic handler; the
+    handler failing is reported to stderr, never allowed to kill the worker."""
+    try:
+        if _panic_dispatch is not None:
+            _panic_dispatch(exc)
+        else:
+            import traceback
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+    except BaseException:
+        try:
+            import sys, traceback
+            if sys.stderr is not None:
+                sys.stderr.write("gocore: the panic handler raised:\n")
+                traceback.print_exc()
+        except BaseException:
+            pass
+
+
+cdef inline void _run_call(object fn, object args, object kwargs) noexcept:
+    try:
+        if kwargs is None:
+            fn(*args)
+        else:
+            fn(*args, **kwargs)
+    except BaseException as exc:
+        # SystemExit and KeyboardInterrupt too: a goroutine cannot stop the
+        # process or the pool, so they are reported like any other panic.
+        _report_panic(exc)
+    gocore_add(&_ngoroutines, -1)
+
+
+cdef void _run_node(RunNode* n) noexcept:
+    # Take over the queue's references (the casts add one, the DECREFs drop
+    # the queue's), then free the node before running user code.
+    fn = <object>n.fn
+    args = <object>n.args
+    kwargs = <object>n.kwargs if n.kwargs != NULL else None
+    Py_DECREF(fn)
+    Py_DECREF(args)
+    if n.kwargs != NULL:
+        Py_DECREF(kwargs)
+    PyMem_RawFree(n)
+    _run_call(fn, args, kwargs)
+
+
+cdef RunNode* _find_work(GoWorker* w) noexcept:
+    """Called by a worker that has just become free (and counted itself in
+    _navail): return the next goroutine, sleeping on the idle stack until one
+    comes; NULL means retire (the unit in _navail has been taken back)."""
+    cdef bint spinning = False
+    cdef bint woken
+    cdef RunNode* n
+    cdef int64_t v, deadline
+    while True:
+        n = _rq_pop()
+        if n != NULL:
+            if spinning:
+                gocore_add(&_nspinning, -1)
+            # More queued and nobody looking: wake the next worker before we
+            # run user code that might block.
+            if gocore_load_seq(&_rq_len) > 0 and gocore_load_seq(&_nspinning) == 0:
+                _wake_one()
+            return n
+        _idle_push(w)
+        if spinning:
+            gocore_add(&_nspinning, -1)
+            spinning = False
+        if gocore_load_seq(&_rq_len) > 0:
+            # Work arrived while we were registering: take it ourselves.
+            if not _idle_remove(w):
+                with nogil:
+                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                spinning = True          # the waker counted us as spinning
+            continue
+        deadline = gocore_nanotime() + gocore_load_relaxed(&_idle_timeout_ns)
+        with nogil:
+            woken = sema_acquire(&w.sema, False, deadline)
+        if woken:
+            spinning = True
+            continue
+        if not _idle_remove(w):
+            with nogil:
+                sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+            spinning = True
+            continue
+        # Idle for the whole timeout and off the stack: retire unless a
+        # reservation is counting on us (then _navail is 0 and we stay).
+        v = gocore_load(&_navail)
+        while v > 0:
+            if gocore_cas(&_navail, v, v - 1):
+                return NULL
+            v = gocore_load(&_navail)
+
+
+def _worker_main(fn, args, kwargs):
+    """Body of a worker thread: run the goroutine it was started for, then
+    serve the run queue until idle for the idle timeout."""
+    cdef GoWorker w
+    cdef RunNode* n
+    w.sema = 0
+    w.prev = w.next = NULL
+    w.on_stack = False
+    _run_call(fn, args, kwargs)
+    fn = args = kwargs = None            # drop references before idling
+    while True:
+        gocore_add(&_navail, 1)
+        n = _find_work(&w)
+        if n == NULL:
+            break
+        _run_node(n)
+    gocore_add(&_nworkers, -1)
+
+
+# -- spawning --
+
+cdef int _spawn(object fn, tuple args, object kwargs) except -1:
+    cdef RunNode* n
+    cdef int64_t v
+    n = _rq_node(fn, args, kwargs)      # before reserving: MemoryError leaves no trace
+    gocore_add(&_ngoroutines, 1)
+    cdef int attempt
+    for attempt in range(2):
+        v = gocore_load(&_navail)
+        while v > 0:
+            if gocore_cas(&_navail, v, v - 1):
+                _rq_push(n)
+                if gocore_load_seq(&_nspinning) == 0:
+                    _wake_one()
+                return 0
+            v = gocore_load(&_navail)
+        if attempt == 0 and gocore_load(&_rq_len) > 0:
+            # Every free worker is reserved for queued goroutines that have
+            # not started, typically because this thread has been spawning
+            # while holding the GIL.  Give them the CPU (and the GIL) once:
+            # running trivial goroutines frees workers far sooner than a new
+            # thread could start.  Only a heuristic: correctness never
+            # depends on it, the new thread below is still started if needed.
+            with nogil:
+                gocore_os_yield()
+        else:
+            break
+    _rq_free(n)
+    # Every worker is busy (or reserved): a new thread, so that this goroutine
+    # never waits for one that may be blocked.
+    gocore_add(&_nworkers, 1)
+    try:
+        _thread.start_new_thread(_worker_main, (fn, args, kwargs))
+    except BaseException:
+        gocore_add(&_nworkers, -1)
+        gocore_add(&_ngoroutines, -1)
+        raise
+    return 0
+
+
+def go(fn, /, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` concurrently on one of gocore's worker
+    threads (a goroutine).  An idle worker is reused; a new thread starts only
+    when none is idle, so goroutines that block never hold up new ones.  An
+    exception escaping `fn` goes to the panic handler (see
+    ``set_panic_handler``); the process keeps running.
+
+    Example::
+
+        wg = gocore.WaitGroup()
+        wg.add(1)
+        def work(n):
+            print(n * n)
+            wg.done()
+        gocore.go(work, 7)
+        wg.wait()
+    """
+    if not callable(fn):
+        raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
+    _spawn(fn, args, kwargs)
+
+
+def _go_positional(fn, *args):
+    """go() for the core's own callers (WaitGroup.go): fn(*args), no kwargs."""
+    _spawn(fn, args, None)
+
+
+def num_goroutine():
+    """The number of goroutines started by ``go()`` that have not returned.
+
+    Example::
+
+        before = gocore.num_goroutine()
+    """
+    return gocore_load(&_ngoroutines)
+
+
+def _install_panic_dispatch(fn):
+    """Called once by gocore.goroutine: fn(exc) reports a goroutine's panic."""
+    global _panic_dispatch
+    _panic_dispatch = fn
+
+
+def _scheduler_stats():
+    """For tests: a snapshot of the scheduler counters (not atomic as a whole)."""
+    return {
+        "workers": gocore_load(&_nworkers),
+        "available": gocore_load(&_navail),
+        "spinning": gocore_load(&_nspinning),
+        "queued": gocore_load(&_rq_len),
+        "goroutines": gocore_load(&_ngoroutines),
+    }
+
+
+def _set_idle_timeout(double seconds):
+    """For tests: how long an idle worker waits before retiring; returns the
+    previous value.  Applies to waits that start after the call."""
+    if not (seconds > 0):
+        raise ValueError("idle timeout must be positive")
+    cdef int64_t old = gocore_swap(&_idle_timeout_ns, <int64_t>(seconds * 1e9))
+    return old / 1e9
+
+
+def _reset_after_fork():
+    """In a forked child only the forking thread exists: forget the parent's
+    workers and queued goroutines (their records and nodes are leaked, which
+    is safe; freeing them could touch state another thread held mid-update),
+    and the sema table's records of the parent's sleeping threads."""
+    global _rq_head, _rq_tail, _idle_top
+    sema_reset_after_fork()
+    gocore_store(&_rq_lock, 0)
+    gocore_store(&_idle_lock, 0)
+    _rq_head = _rq_tail = NULL
+    _idle_top = NULL
+    gocore_store(&_rq_len, 0)
+    gocore_store(&_navail, 0)
+    gocore_store(&_nspinning, 0)
+    gocore_store(&_ngoroutines, 0)
+    gocore_store(&_nworkers, 0)
+
+
+if hasattr(_goroutine_os, "register_at_fork"):
+    _goroutine_os.register_at_fork(after_in_child=_reset_after_fork)

@@ -160,3 +160,17 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
         w.ticket = True
     gocore_spin_unlock(&b.lock)
     gocore_unpark(&w.parker)       # last touch of w: it may return right away
+
+
+cdef void sema_reset_after_fork() noexcept nogil:
+    """In a forked child only the forking thread survives, and it was not
+    waiting here: every queued record belongs to a thread that no longer
+    exists, on a stack the child's new threads will reuse.  Empty the table
+    (and free any bucket lock a dead thread held) so that reuse cannot corrupt
+    a list.  Called from the core's after-fork hook."""
+    cdef int i
+    for i in range(SEMA_BUCKETS):
+        _sema_table[i].head = NULL
+        _sema_table[i].tail = NULL
+        gocore_store(&_sema_table[i].nwait, 0)
+        gocore_store(&_sema_table[i].lock, 0)

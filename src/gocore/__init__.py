@@ -15,15 +15,37 @@ from gocore._gocore import (
     AtomicBool,
     AtomicInt,
     AtomicRef,
+    Chan,
     Cond,
     Mutex,
     Once,
     RWMutex,
     Semaphore,
     WaitGroup,
+    default,
+    nilchan,
+    select,
 )
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore.goroutine import go, num_goroutine, set_panic_handler
+from gocore.context import (
+    Context,
+    background,
+    cause,
+    context_after_func,
+    todo,
+    with_cancel,
+    with_cancel_cause,
+    with_deadline,
+    with_timeout,
+    with_value,
+    without_cancel,
+)
+from gocore.errgroup import ErrGroup
 from gocore.once import once_func, once_value, once_values
+from gocore.pool import Pool
+from gocore.timers import Ticker, Timer, after, after_func
+from gocore.workerpool import WorkerPool
 
 __version__ = "0.1.0"
 
@@ -32,6 +54,26 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    # goroutines
+    "go",
+    "set_panic_handler",
+    "num_goroutine",
+    # context
+    "Context",
+    "background",
+    "todo",
+    "with_cancel",
+    "with_cancel_cause",
+    "with_deadline",
+    "with_timeout",
+    "with_value",
+    "without_cancel",
+    "context_after_func",
+    "cause",
+    # groups and pools
+    "ErrGroup",
+    "Pool",
+    "WorkerPool",
     # sync
     "Mutex",
     "RWMutex",
@@ -42,6 +84,15 @@ __all__ = [
     "once_values",
     "WaitGroup",
     "Semaphore",
+    # channels
+    "Chan",
+    "nilchan",
+    "select",
+    "default",
+    "after",
+    "Timer",
+    "after_func",
+    "Ticker",
     # atomics
     "AtomicInt",
     "AtomicBool",

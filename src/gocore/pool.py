@@ -1,0 +1,190 @@
+"""Pool: a bounded pool of reusable objects, after go-zero's ``syncx.Pool``.
+
+Objects are made on demand by ``create`` while fewer than ``limit`` exist,
+handed out LIFO (the most recently returned one first: its caches and
+connections are the warmest), and destroyed when they have been idle longer
+than ``max_age`` or when the pool is closed.
+
+``create`` and ``destroy`` run without the pool's lock held: they may be slow
+or use the pool themselves.  An object's slot (counted in ``_live``) is taken
+before ``create`` runs and given back only after ``destroy`` has returned, so
+created-and-not-yet-destroyed objects never exceed the limit, even while
+creations and destructions are in flight.
+"""
+from __future__ import annotations
+
+import contextlib
+from time import monotonic
+from typing import Any, Callable, Generic, Iterator, List, Optional, Tuple, TypeVar
+
+from gocore._gocore import Cond, Mutex
+
+__all__ = ["Pool"]
+
+T = TypeVar("T")
+
+
+class Pool(Generic[T]):
+    """A pool of reusable objects (go-zero's ``syncx.Pool``).
+
+    ``get(timeout=None)`` returns an idle object, or creates one while fewer
+    than `limit` exist (0: no limit), or waits for a ``put``; objects idle for
+    more than `max_age` seconds are destroyed instead of reused.
+
+    Example::
+
+        pool = gocore.Pool(connect, destroy=lambda c: c.close(), limit=10, max_age=60)
+        with pool.borrow() as conn:
+            conn.execute(query)
+    """
+
+    def __init__(self, create: Callable[[], T], destroy: Optional[Callable[[T], Any]] = None,
+                 limit: int = 0, max_age: Optional[float] = None) -> None:
+        if not callable(create):
+            raise TypeError(f"create must be callable, not {type(create).__name__}")
+        if destroy is not None and not callable(destroy):
+            raise TypeError(f"destroy must be callable or None, not {type(destroy).__name__}")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0 (0 means no limit), got {limit}")
+        if max_age is not None:
+            if not isinstance(max_age, (int, float)) or isinstance(max_age, bool):
+                raise TypeError(f"max_age must be a number of seconds or None, not {type(max_age).__name__}")
+            if not (max_age >= 0):
+                raise ValueError(f"max_age must be >= 0 seconds, got {max_age}")
+        self._create = create
+        self._destroy = destroy
+        self._limit = limit
+        self._max_age = max_age or None     # 0 disables ageing, as in go-zero
+        self._mu = Mutex()
+        self._cond = Cond(self._mu)
+        self._idle: List[Tuple[T, float]] = []   # (object, when put back); top = end. Guarded by _mu.
+        self._live = 0          # objects created (or being created) and not destroyed. Guarded by _mu.
+        self._closed = False    # guarded by _mu
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def _drop(self, obj: T) -> None:
+        if self._destroy is not None:
+            self._destroy(obj)
+
+    def _release_slot(self) -> None:
+        """An object is gone (destroyed, or its creation failed): one waiter
+        may now create."""
+        with self._mu:
+            self._live -= 1
+            self._cond.signal()
+
+    def get(self, timeout: Optional[float] = None) -> T:
+        """An idle object, a new one (while under the limit), or the next one
+        ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
+        RuntimeError if the pool is closed."""
+        if timeout is not None:
+            if not (timeout >= 0):
+                raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
+            deadline = monotonic() + timeout
+        else:
+            deadline = None
+        mu = self._mu
+        while True:
+            stale = None
+            create = False
+            mu.lock()
+            try:
+                while True:
+                    if self._closed:
+                        raise RuntimeError("get from a closed Pool")
+                    if self._idle:
+                        obj, since = self._idle.pop()
+                        if self._max_age is not None and monotonic() - since > self._max_age:
+                            # Too old: destroy it (outside the lock) and look
+                            # again.  Its slot stays counted until destroy()
+                            # has returned, so a replacement never coexists
+                            # with it beyond the limit.
+                            stale = obj
+                            break
+                        return obj
+                    if self._limit == 0 or self._live < self._limit:
+                        self._live += 1
+                        create = True
+                        break
+                    if deadline is None:
+                        self._cond.wait()
+                    else:
+                        left = deadline - monotonic()
+                        if left <= 0 or not self._cond.wait(left):
+                            if not self._idle and not (self._live < self._limit) and not self._closed:
+                                raise TimeoutError(f"Pool.get timed out after {timeout} s")
+            finally:
+                mu.unlock()
+            if stale is not None:
+                try:
+                    self._drop(stale)
+                finally:
+                    self._release_slot()
+                continue
+            if create:
+                try:
+                    return self._create()
+                except BaseException:
+                    self._release_slot()
+                    raise
+
+    def put(self, obj: T) -> None:
+        """Return `obj` to the pool (ValueError for None).  After ``close()``
+        the object is destroyed instead."""
+        if obj is None:
+            raise ValueError("cannot put None into a Pool")
+        with self._mu:
+            if not self._closed:
+                self._idle.append((obj, monotonic()))
+                self._cond.signal()
+                return
+        try:
+            self._drop(obj)
+        finally:
+            self._release_slot()
+
+    @contextlib.contextmanager
+    def borrow(self, timeout: Optional[float] = None) -> Iterator[T]:
+        """``with pool.borrow() as obj:`` gets an object and puts it back.
+
+        Example::
+
+            with pool.borrow(timeout=1.0) as conn:
+                conn.ping()
+        """
+        obj = self.get(timeout)
+        try:
+            yield obj
+        finally:
+            self.put(obj)
+
+    def close(self) -> None:
+        """Destroy the idle objects; later ``get`` raises RuntimeError (also in
+        callers waiting now) and a later ``put`` destroys its object."""
+        with self._mu:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.broadcast()
+        first_error = None
+        for obj, _ in reversed(idle):
+            try:
+                self._drop(obj)
+            except BaseException as exc:     # destroy the rest, then report
+                if first_error is None:
+                    first_error = exc
+            finally:
+                self._release_slot()
+        if first_error is not None:
+            raise first_error
+
+    def __repr__(self) -> str:
+        with self._mu:
+            return (f"<gocore.Pool live={self._live} idle={len(self._idle)} limit={self._limit}"
+                    f"{' closed' if self._closed else ''}>")
