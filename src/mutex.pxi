@@ -67,6 +67,16 @@ cdef bint _mutex_abandon(int64_t* state, int64_t* sema) noexcept nogil:
         if sema_try_acquire(sema):
             return _mutex_take_as_woken(state, sema)
         old = gocore_load(state)
+        if (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_STARVING:
+            # A starvation-mode unlock is in flight: LOCKED is already clear,
+            # its hand-off unit is not yet taken (maybe not yet released), and
+            # unlike a normal-mode wake it took no waiter count.  Leaving now
+            # (possibly as the last waiter, clearing STARVING) would strand
+            # that unit on _sema: a later waiter would take it for a hand-off
+            # and "own" a mutex somebody else holds.  Wait until the unit is
+            # ours or another waiter has taken it (LOCKED set again).
+            gocore_os_yield()
+            continue
         if (old >> MUTEX_WAITER_SHIFT) > 0:
             new = old - MUTEX_ONE_WAITER
             if (new >> MUTEX_WAITER_SHIFT) == 0:
@@ -85,6 +95,7 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
     cdef int64_t wait_start = 0
     cdef bint starving = False
     cdef bint awoke = False
+    cdef bint queue_lifo
     cdef int spins = 0
     cdef int64_t old = gocore_load(state)
     cdef int64_t new, delta
@@ -116,10 +127,13 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
         if not (old & (MUTEX_LOCKED | MUTEX_STARVING)):
             return True                    # took the free mutex with our CAS
         # Re-queued waiters go to the front (LIFO): they have waited longest.
-        if not sema_acquire(sema, wait_start != 0, deadline):
-            return _mutex_abandon(state, sema)
+        # The wait is measured from the first sleep, as Go does, so a waiter
+        # that slept through 1 ms turns starving on its first lost race.
+        queue_lifo = wait_start != 0
         if wait_start == 0:
-            wait_start = gocore_nanotime()   # first wake: measure from here on re-queue
+            wait_start = gocore_nanotime()
+        if not sema_acquire(sema, queue_lifo, deadline):
+            return _mutex_abandon(state, sema)
         starving = starving or gocore_nanotime() - wait_start > STARVATION_THRESHOLD_NS
         old = gocore_load(state)
         if old & MUTEX_STARVING:
@@ -264,3 +278,8 @@ cdef class Mutex:
 
     def __repr__(self):
         return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
+
+    def _debug_state(self):
+        """(state word, sema word): for tests that check a quiescent mutex is
+        back to (0, 0), i.e. no waiter count, flag or wake-up unit leaked."""
+        return gocore_load(&self._state), gocore_load(&self._sema)
