@@ -111,6 +111,13 @@ cdef class RWMutex:
     def __exit__(self, exc_type, exc, tb):
         self._unlock()
 
+    def _debug_state(self):
+        """Every state word, for tests that check a quiescent RWMutex is all zeros."""
+        return (gocore_load(&self._w_state), gocore_load(&self._w_sema),
+                gocore_load(&self._writer_sem), gocore_load(&self._reader_sem),
+                gocore_load(&self._reader_count), gocore_load(&self._reader_wait),
+                gocore_load(&self._writer_held))
+
 
 cdef class _RLocker:
     """The read side of an RWMutex as a plain locker (Go's ``RWMutex.RLocker``)."""
