@@ -74,7 +74,13 @@ cdef class Cond:
         try:
             self._unlock_l()
         except BaseException:
-            self._withdraw(&w)
+            # Misuse (c.l not held).  A signal may already have dequeued w
+            # and be about to release w.sema, which lives in this frame:
+            # collect that wake-up before the frame goes, then pass it on.
+            if not self._withdraw(&w):
+                with nogil:
+                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                self.signal()
             raise
         with nogil:
             ok = sema_acquire(&w.sema, False, deadline)
@@ -107,6 +113,18 @@ cdef class Cond:
                     self._tail = p
         gocore_spin_unlock(&self._list_lock)
         return was
+
+    def _debug_waiters(self):
+        """How many waiters are queued: for tests that check nothing is left behind."""
+        cdef CondWaiter* w
+        cdef int n = 0
+        gocore_spin_lock(&self._list_lock)
+        w = self._head
+        while w != NULL:
+            n += 1
+            w = w.next
+        gocore_spin_unlock(&self._list_lock)
+        return n
 
     def signal(self):
         """Wake the longest-waiting waiter, if any."""
