@@ -27,6 +27,9 @@ cdef class Once:
         self._do_slow(fn)
 
     cdef int _do_slow(self, fn) except -1:
+        if not callable(fn):
+            # Refuse before taking the Once: a typo must not use it up.
+            raise TypeError(f"Once.do needs a callable, not {type(fn).__name__}")
         self._mu._lock()
         try:
             if not gocore_load(&self._done):
