@@ -437,25 +437,27 @@ def test_timed_out_waiters_do_not_wedge_handoff(race):
     """Many waiters time out while the mutex is in starvation mode (the holder
     keeps it for longer than every timeout); afterwards nothing is left behind."""
     mu = gocore.Mutex()
-    timed_out = [0] * 4
+    n_waiters = 4
+    timed_out = [0] * (n_waiters + 1)
+    finished = gocore.AtomicInt()
 
-    def holder():
-        for _ in range(40):
-            mu.lock()
-            busy(0.002)
-            mu.unlock()
-
-    def waiter(i):
-        for _ in range(200):
+    def body(i):
+        if i == 0:                               # the holder, until every waiter is done
+            while finished.load() < n_waiters:
+                mu.lock()
+                busy(0.002)
+                mu.unlock()
+            return
+        for _ in range(150):
             if mu.acquire(timeout=0.0015):
                 mu.unlock()
             else:
                 timed_out[i] += 1
+            time.sleep(0.0003)                   # leave the holder room to take it again
+        finished.add(1)
 
-    t = threading.Thread(target=holder)
-    t.start()
-    race(4, waiter, timeout=100)
-    t.join(60)
+    race(n_waiters + 1, body, timeout=100)
+    print(f"timed out: {sum(timed_out)} of {150 * n_waiters}")
     assert sum(timed_out) > 0
     assert mu._debug_state() == (0, 0)
     assert mu.try_lock() is True
