@@ -1,5 +1,7 @@
 # ---- AtomicInt, AtomicBool, AtomicRef (Go's sync/atomic types) ----
 
+cimport cython
+
 cdef extern from *:
     """
     #ifdef Py_GIL_DISABLED
@@ -24,6 +26,7 @@ cdef inline int64_t as_int64(object v) except? -1:
     return <int64_t>v
 
 
+@cython.binding(False)
 cdef class AtomicInt:
     """A 64-bit signed integer updated atomically, Go's ``atomic.Int64``.
 
@@ -76,6 +79,7 @@ cdef class AtomicInt:
         return f"AtomicInt({gocore_load(&self._value)})"
 
 
+@cython.binding(False)
 cdef class AtomicBool:
     """A boolean updated atomically, Go's ``atomic.Bool``.
 
@@ -110,6 +114,7 @@ cdef class AtomicBool:
         return f"AtomicBool({gocore_load(&self._value) != 0})"
 
 
+@cython.binding(False)
 cdef class AtomicRef:
     """A reference to any Python object, swapped atomically (Go's
     ``atomic.Pointer`` / ``atomic.Value``).  ``compare_and_swap`` compares by

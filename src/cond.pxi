@@ -5,12 +5,15 @@
 # its waiter's C stack and has its own sema word, so signal wakes exactly the
 # oldest waiter and broadcast every waiter queued at the time of the call.
 
+cimport cython
+
 cdef struct CondWaiter:
     int64_t sema
     CondWaiter* next
     bint queued             # guarded by Cond._list_lock
 
 
+@cython.binding(False)
 cdef class Cond:
     """A condition variable, Go's ``sync.Cond``: ``wait`` atomically unlocks
     ``c.l``, sleeps until ``signal``/``broadcast`` (or `timeout`), and locks

@@ -1,5 +1,8 @@
 # ---- Once (Go's sync.Once) ----
 
+cimport cython
+
+@cython.binding(False)
 cdef class Once:
     """Run a function exactly once, Go's ``sync.Once``.
 

@@ -6,9 +6,12 @@
 # writer starvation).  The writer then waits on _writer_sem until the
 # _reader_wait readers that were inside when it arrived have left.
 
+cimport cython
+
 DEF RW_MAX_READERS = 1 << 30
 
 
+@cython.binding(False)
 cdef class RWMutex:
     """A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
 
@@ -104,10 +107,12 @@ cdef class RWMutex:
         """A locker whose ``lock``/``unlock`` (and ``with``) are this RWMutex's read side."""
         return _RLocker(self)
 
+    @cython.binding(True)
     def __enter__(self):
         self.lock()
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._unlock()
 
@@ -119,6 +124,7 @@ cdef class RWMutex:
                 gocore_load(&self._writer_held))
 
 
+@cython.binding(False)
 cdef class _RLocker:
     """The read side of an RWMutex as a plain locker (Go's ``RWMutex.RLocker``)."""
     cdef readonly RWMutex rw
@@ -132,9 +138,11 @@ cdef class _RLocker:
     def unlock(self):
         self.rw._runlock()
 
+    @cython.binding(True)
     def __enter__(self):
         self.rw.rlock()
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self.rw._runlock()

@@ -6,6 +6,8 @@
 # _waiters (a release granting it, or its own timeout / context) decides its
 # outcome under _mu, so a grant and a cancellation can never both happen.
 
+cimport cython
+
 from collections import deque as _deque
 
 cdef object _ctx_on_done = None   # set by gocore.context: (ctx, callback) -> stop()
@@ -32,6 +34,7 @@ cdef class _SemWaiter:
     cdef bint canceled        # guarded by the Semaphore's _mu
 
 
+@cython.binding(False)
 cdef class Semaphore:
     """A weighted semaphore, as ``golang.org/x/sync/semaphore``.
 
@@ -180,10 +183,12 @@ cdef class Semaphore:
             self._mu._unlock()
         return 0
 
+    @cython.binding(True)
     def __enter__(self):
         self.acquire(1)
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._release(1)
 

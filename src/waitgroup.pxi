@@ -90,6 +90,7 @@ cdef inline int wg_add(int64_t* state, int64_t* sema, int64_t delta) except -1:
     return _wg_add_slow(state, sema, delta)
 
 
+@cython.binding(False)
 cdef class WaitGroup:
     """Wait for a collection of tasks to finish, Go's ``sync.WaitGroup``.
 
