@@ -87,6 +87,8 @@ cdef class Cond:
             raise
         with nogil:
             ok = sema_acquire(&w.sema, False, deadline)
+            if not ok:
+                race_window()
             if not ok and not self._withdraw(&w):
                 # A signal dequeued us concurrently and its release is on the
                 # way: take it, so the signal is not lost and w outlives it.
@@ -141,6 +143,7 @@ cdef class Cond:
             w.queued = False
         gocore_spin_unlock(&self._list_lock)
         if w != NULL:
+            race_window()
             sema_release(&w.sema, False)
 
     def broadcast(self):

@@ -68,6 +68,7 @@ cdef bint _mutex_abandon(int64_t* state, int64_t* sema) noexcept nogil:
     while True:
         if sema_try_acquire(sema):
             return _mutex_take_as_woken(state, sema)
+        race_window()
         old = gocore_load(state)
         if (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_STARVING:
             # A starvation-mode unlock is in flight: LOCKED is already clear,
@@ -152,6 +153,7 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
 cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) noexcept nogil:
     """Go's unlockSlow after the LOCKED bit was cleared, leaving `new`."""
     cdef int64_t old
+    race_window()
     if new & MUTEX_STARVING:
         sema_release(sema, True)           # hand ownership to the head waiter
         return
@@ -161,6 +163,7 @@ cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) no
         if (old >> MUTEX_WAITER_SHIFT) == 0 or (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)):
             return
         if gocore_cas(state, old, (old - MUTEX_ONE_WAITER) | MUTEX_WOKEN):
+            race_window()
             sema_release(sema, False)
             return
         old = gocore_load(state)

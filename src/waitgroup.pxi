@@ -42,6 +42,7 @@ cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexce
     while True:
         if sema_try_acquire(sema):
             return True
+        race_window()
         old = gocore_load(state)
         if (old >> 32) > 0 and (old & WG_WAITER_MASK) > 0:
             if gocore_cas(state, old, old - 1):
@@ -71,6 +72,7 @@ cdef int _wg_add_slow(int64_t* state, int64_t* sema, int64_t delta) except -1:
         if gocore_cas(state, old, new):
             break
     if v == 0 and w > 0:
+        race_window()
         for i in range(w):
             sema_release(sema, False)
     return 0

@@ -462,3 +462,36 @@ def test_timed_out_waiters_do_not_wedge_handoff(race):
     assert mu._debug_state() == (0, 0)
     assert mu.try_lock() is True
     mu.unlock()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.usefixtures("fast_switch")
+def test_quiescent_state_between_phases(race):
+    """A holder re-locks while waiters give up with timeouts around the
+    starvation threshold; every thread stops between phases and the mutex must
+    then be exactly (0, 0).  A stray hand-off unit or waiter count heals over
+    time, so checking only at the very end can miss it (on a GOCORE_DEBUG
+    build, which widens the race windows, this test catches a withdrawal
+    that strands a starvation-mode hand-off)."""
+    mu = gocore.Mutex()
+    n = 5
+    barrier = threading.Barrier(n, timeout=60)
+    bad = []
+
+    def body(i):
+        rng = random.Random(i)
+        for phase in range(40):
+            for _ in range(50):
+                if i == 0:
+                    mu.lock()
+                    busy(0.001)
+                    mu.unlock()
+                elif mu.acquire(timeout=rng.uniform(0.0005, 0.003)):
+                    mu.unlock()
+            barrier.wait()
+            if i == 0 and mu._debug_state() != (0, 0):
+                bad.append((phase, mu._debug_state()))
+            barrier.wait()
+
+    race(n, body, timeout=100)
+    assert bad == []
