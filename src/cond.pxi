@@ -162,3 +162,8 @@ cdef class Cond:
             nxt = w.next             # read before the release: w may vanish after it
             sema_release(&w.sema, False)
             w = nxt
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

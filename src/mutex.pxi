@@ -294,3 +294,8 @@ cdef class Mutex:
         """(state word, sema word): for tests that check a quiescent mutex is
         back to (0, 0), i.e. no waiter count, flag or wake-up unit leaked."""
         return gocore_load(&self._state), gocore_load(&self._sema)
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

@@ -123,6 +123,11 @@ cdef class RWMutex:
                 gocore_load(&self._reader_count), gocore_load(&self._reader_wait),
                 gocore_load(&self._writer_held))
 
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+
 
 @cython.binding(False)
 cdef class _RLocker:

@@ -199,3 +199,8 @@ cdef class Semaphore:
             return self._cur, len(self._waiters)
         finally:
             self._mu._unlock()
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

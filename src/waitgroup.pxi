@@ -156,3 +156,8 @@ cdef class WaitGroup:
         """(counter, waiters, sema word): for tests of the quiescent state."""
         cdef int64_t s = gocore_load(&self._state)
         return s >> 32, s & WG_WAITER_MASK, gocore_load(&self._sema)
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

@@ -1,7 +1,9 @@
 """The sync core is the compiled extension, and importing it keeps a
 free-threaded interpreter free-threaded."""
+import copy
 import importlib.machinery
 import os
+import pickle
 import subprocess
 import sys
 import sysconfig
@@ -28,6 +30,26 @@ def test_every_sync_type_is_compiled(name):
     assert cls.__module__ == "gocore._gocore"
     # an extension type: instances have fixed C fields, no __dict__
     assert not hasattr(cls.__new__(cls), "__dict__")
+
+
+SYNC_FACTORIES = {
+    "Mutex": lambda: gocore.Mutex(),
+    "RWMutex": lambda: gocore.RWMutex(),
+    "Cond": lambda: gocore.Cond(gocore.Mutex()),
+    "Once": lambda: gocore.Once(),
+    "WaitGroup": lambda: gocore.WaitGroup(),
+    "Semaphore": lambda: gocore.Semaphore(2),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNC_FACTORIES))
+@pytest.mark.parametrize("how", [copy.copy, copy.deepcopy, pickle.dumps],
+                         ids=["copy", "deepcopy", "pickle"])
+def test_sync_objects_refuse_copy_and_pickle(name, how):
+    # Go's vet forbids copying a lock; threading.Lock refuses too.  A copy
+    # would carry waiter counts and hand-off state that belong to the original.
+    with pytest.raises(TypeError):
+        how(SYNC_FACTORIES[name]())
 
 
 def test_sync_names_are_exported():
