@@ -33,6 +33,7 @@ cdef class Cond:
     cdef int64_t _list_lock
     cdef CondWaiter* _head
     cdef CondWaiter* _tail
+    cdef object __weakref__
 
     def __init__(self, locker):
         if isinstance(locker, Mutex):

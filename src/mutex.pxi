@@ -211,6 +211,7 @@ cdef class Mutex:
     # _state: see the bit layout above.  _sema: the sema-table word waiters sleep on.
     cdef int64_t _state
     cdef int64_t _sema
+    cdef object __weakref__      # weak references work, as on threading.Lock
 
     cdef inline int _lock(self) except -1:
         if gocore_cas(&self._state, 0, MUTEX_LOCKED):

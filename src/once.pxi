@@ -19,6 +19,7 @@ cdef class Once:
     # reads it without _mu, so its store must publish fn's effects (seq_cst).
     cdef int64_t _done
     cdef Mutex _mu
+    cdef object __weakref__
 
     def __cinit__(self):
         self._mu = Mutex.__new__(Mutex)

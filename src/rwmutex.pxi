@@ -32,6 +32,7 @@ cdef class RWMutex:
     cdef int64_t _reader_count   # see above
     cdef int64_t _reader_wait    # readers the pending writer still waits for
     cdef int64_t _writer_held    # 1 from the end of lock() to unlock(): misuse checks
+    cdef object __weakref__
 
     def lock(self):
         """Take the write lock."""

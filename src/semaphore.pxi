@@ -53,6 +53,7 @@ cdef class Semaphore:
     cdef int64_t _cur
     cdef Mutex _mu
     cdef object _waiters      # deque of _SemWaiter
+    cdef object __weakref__
 
     def __init__(self, n):
         cdef int64_t size = as_int64(n)

@@ -105,6 +105,7 @@ cdef class WaitGroup:
     """
     cdef int64_t _state
     cdef int64_t _sema
+    cdef object __weakref__
 
     cdef int _add(self, int64_t delta) except -1:
         return wg_add(&self._state, &self._sema, delta)

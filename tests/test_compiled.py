@@ -52,6 +52,13 @@ def test_sync_objects_refuse_copy_and_pickle(name, how):
         how(SYNC_FACTORIES[name]())
 
 
+@pytest.mark.parametrize("name", list(SYNC_FACTORIES))
+def test_sync_objects_support_weak_references(name):
+    import weakref
+    obj = SYNC_FACTORIES[name]()
+    assert weakref.ref(obj)() is obj
+
+
 def test_sync_names_are_exported():
     for name in SYNC_TYPES + ["once_func", "once_value", "once_values"]:
         assert name in gocore.__all__

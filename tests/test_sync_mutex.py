@@ -3,10 +3,13 @@
 Ported in intent from Go's sync/mutex_test.go (TestMutex, TestMutexMisuse,
 TestMutexFairness), plus the timeout paths Go does not have.
 """
+import copy
+import pickle
 import random
 import statistics
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -161,6 +164,17 @@ class TestLockContract:
         lock.release()
         assert got.wait(10)
         t.join()
+
+    def test_weak_reference(self, make_lock):
+        lock = make_lock()
+        ref = weakref.ref(lock)
+        assert ref() is lock
+
+    def test_copy_and_pickle_refused(self, make_lock):
+        with pytest.raises(TypeError):
+            copy.copy(make_lock())
+        with pytest.raises(TypeError):
+            pickle.dumps(make_lock())
 
     def test_timeout_type_error(self, make_lock):
         lock = make_lock()
