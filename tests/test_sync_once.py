@@ -78,10 +78,8 @@ def test_concurrent_do_waits_for_the_first_call():
 
     t = start_thread(once.do, slow)
     assert started.wait(10)
-    t0 = time.monotonic()
     once.do(lambda: finished.append("second"))    # waits for slow(), runs nothing
-    assert finished == [True]
-    assert time.monotonic() - t0 > 0.03
+    assert finished == [True]                     # slow() had finished when do returned
     join_all([t])
 
 

@@ -218,7 +218,15 @@ def _check_fifo(size, weights, impatient=()):
 
     for i, w in enumerate(weights):
         threads.append(start_thread(waiter, i, w))
-        _wait_queued(sem, i + 1)
+        # waiter i is queued (or, if impatient, may already have given up)
+        deadline = time.monotonic() + 20
+        while True:
+            with lock:
+                left = len(gave_up)
+            if sem._debug_state()[1] + left >= i + 1:
+                break
+            assert time.monotonic() < deadline, f"waiter {i} never queued"
+            time.sleep(0.0005)
     join_all([t for i, t in enumerate(threads) if i in impatient])
     assert gave_up == set(impatient)
     assert sem._debug_state() == (size, len(weights) - len(impatient))
@@ -330,7 +338,7 @@ def test_failed_head_wakes_those_behind():
     sem = gocore.Semaphore(10)
     sem.acquire(1)
     big = []
-    tb = start_thread(lambda: big.append(_try(sem, 10, timeout=0.3)))
+    tb = start_thread(lambda: big.append(_try(sem, 10, timeout=1.0)))
     _wait_queued(sem, 1)
     small_done = threading.Event()
 
