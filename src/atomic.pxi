@@ -1,5 +1,7 @@
 # ---- AtomicInt, AtomicBool, AtomicRef (Go's sync/atomic types) ----
 
+cimport cython
+
 cdef extern from *:
     """
     #ifdef Py_GIL_DISABLED
@@ -11,6 +13,20 @@ cdef extern from *:
     bint GOCORE_FREE_THREADED
 
 
+from cpython.long cimport PyLong_CheckExact
+from cpython.number cimport PyNumber_Index
+
+
+cdef inline int64_t as_int64(object v) except? -1:
+    """`v` as a C int64 for the core's integer arguments: an int (or an object
+    with __index__), else TypeError -- Cython's own conversion would truncate
+    a float; outside the int64 range, OverflowError."""
+    if not PyLong_CheckExact(v):
+        v = PyNumber_Index(v)
+    return <int64_t>v
+
+
+@cython.binding(False)
 cdef class AtomicInt:
     """A 64-bit signed integer updated atomically, Go's ``atomic.Int64``.
 
@@ -25,41 +41,45 @@ cdef class AtomicInt:
     """
     cdef int64_t _value
 
-    def __init__(self, int64_t value=0):
-        gocore_store(&self._value, value)
+    def __init__(self, value=0):
+        gocore_store(&self._value, as_int64(value))
 
     def load(self):
         """The current value."""
-        return gocore_load(&self._value)
+        # Sequentially consistent, as every Go atomic: a store followed by a
+        # load of another atomic is never reordered (Dekker-style handshakes).
+        return gocore_load_seq(&self._value)
 
-    def store(self, int64_t value):
+    def store(self, value):
         """Set the value."""
-        gocore_store(&self._value, value)
+        gocore_store(&self._value, as_int64(value))
 
-    def add(self, int64_t delta):
+    def add(self, delta):
         """Add `delta` (wrapping around) and return the new value."""
-        return gocore_add(&self._value, delta)
+        return gocore_add(&self._value, as_int64(delta))
 
-    def swap(self, int64_t value):
+    def swap(self, value):
         """Set the value and return the old one."""
-        return gocore_swap(&self._value, value)
+        return gocore_swap(&self._value, as_int64(value))
 
-    def compare_and_swap(self, int64_t old, int64_t new):
+    def compare_and_swap(self, old, new):
         """Set to `new` if the value is `old`; return whether it did."""
-        return gocore_cas(&self._value, old, new)
+        cdef int64_t o = as_int64(old)
+        return gocore_cas(&self._value, o, as_int64(new))
 
-    def and_(self, int64_t mask):
+    def and_(self, mask):
         """Bitwise-and with `mask`; return the old value."""
-        return gocore_and(&self._value, mask)
+        return gocore_and(&self._value, as_int64(mask))
 
-    def or_(self, int64_t mask):
+    def or_(self, mask):
         """Bitwise-or with `mask`; return the old value."""
-        return gocore_or(&self._value, mask)
+        return gocore_or(&self._value, as_int64(mask))
 
     def __repr__(self):
         return f"AtomicInt({gocore_load(&self._value)})"
 
 
+@cython.binding(False)
 cdef class AtomicBool:
     """A boolean updated atomically, Go's ``atomic.Bool``.
 
@@ -76,7 +96,7 @@ cdef class AtomicBool:
 
     def load(self):
         """The current value."""
-        return gocore_load(&self._value) != 0
+        return gocore_load_seq(&self._value) != 0
 
     def store(self, bint value):
         """Set the value."""
@@ -94,6 +114,7 @@ cdef class AtomicBool:
         return f"AtomicBool({gocore_load(&self._value) != 0})"
 
 
+@cython.binding(False)
 cdef class AtomicRef:
     """A reference to any Python object, swapped atomically (Go's
     ``atomic.Pointer`` / ``atomic.Value``).  ``compare_and_swap`` compares by

@@ -5,12 +5,15 @@
 # its waiter's C stack and has its own sema word, so signal wakes exactly the
 # oldest waiter and broadcast every waiter queued at the time of the call.
 
+cimport cython
+
 cdef struct CondWaiter:
     int64_t sema
     CondWaiter* next
     bint queued             # guarded by Cond._list_lock
 
 
+@cython.binding(False)
 cdef class Cond:
     """A condition variable, Go's ``sync.Cond``: ``wait`` atomically unlocks
     ``c.l``, sleeps until ``signal``/``broadcast`` (or `timeout`), and locks
@@ -30,6 +33,7 @@ cdef class Cond:
     cdef int64_t _list_lock
     cdef CondWaiter* _head
     cdef CondWaiter* _tail
+    cdef object __weakref__
 
     def __init__(self, locker):
         if isinstance(locker, Mutex):
@@ -74,10 +78,18 @@ cdef class Cond:
         try:
             self._unlock_l()
         except BaseException:
-            self._withdraw(&w)
+            # Misuse (c.l not held).  A signal may already have dequeued w
+            # and be about to release w.sema, which lives in this frame:
+            # collect that wake-up before the frame goes, then pass it on.
+            if not self._withdraw(&w):
+                with nogil:
+                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                self.signal()
             raise
         with nogil:
             ok = sema_acquire(&w.sema, False, deadline)
+            if not ok:
+                race_window()
             if not ok and not self._withdraw(&w):
                 # A signal dequeued us concurrently and its release is on the
                 # way: take it, so the signal is not lost and w outlives it.
@@ -108,6 +120,18 @@ cdef class Cond:
         gocore_spin_unlock(&self._list_lock)
         return was
 
+    def _debug_waiters(self):
+        """How many waiters are queued: for tests that check nothing is left behind."""
+        cdef CondWaiter* w
+        cdef int n = 0
+        gocore_spin_lock(&self._list_lock)
+        w = self._head
+        while w != NULL:
+            n += 1
+            w = w.next
+        gocore_spin_unlock(&self._list_lock)
+        return n
+
     def signal(self):
         """Wake the longest-waiting waiter, if any."""
         cdef CondWaiter* w
@@ -120,6 +144,7 @@ cdef class Cond:
             w.queued = False
         gocore_spin_unlock(&self._list_lock)
         if w != NULL:
+            race_window()
             sema_release(&w.sema, False)
 
     def broadcast(self):
@@ -138,3 +163,8 @@ cdef class Cond:
             nxt = w.next             # read before the release: w may vanish after it
             sema_release(&w.sema, False)
             w = nxt
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

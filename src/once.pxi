@@ -1,5 +1,8 @@
 # ---- Once (Go's sync.Once) ----
 
+cimport cython
+
+@cython.binding(False)
 cdef class Once:
     """Run a function exactly once, Go's ``sync.Once``.
 
@@ -16,6 +19,7 @@ cdef class Once:
     # reads it without _mu, so its store must publish fn's effects (seq_cst).
     cdef int64_t _done
     cdef Mutex _mu
+    cdef object __weakref__
 
     def __cinit__(self):
         self._mu = Mutex.__new__(Mutex)
@@ -27,6 +31,9 @@ cdef class Once:
         self._do_slow(fn)
 
     cdef int _do_slow(self, fn) except -1:
+        if not callable(fn):
+            # Refuse before taking the Once: a typo must not use it up.
+            raise TypeError(f"Once.do needs a callable, not {type(fn).__name__}")
         self._mu._lock()
         try:
             if not gocore_load(&self._done):
@@ -41,3 +48,8 @@ cdef class Once:
     def done(self):
         """True once a call of ``do`` has returned (or raised)."""
         return gocore_load(&self._done) != 0
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

@@ -6,9 +6,12 @@
 # writer starvation).  The writer then waits on _writer_sem until the
 # _reader_wait readers that were inside when it arrived have left.
 
+cimport cython
+
 DEF RW_MAX_READERS = 1 << 30
 
 
+@cython.binding(False)
 cdef class RWMutex:
     """A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
 
@@ -29,6 +32,7 @@ cdef class RWMutex:
     cdef int64_t _reader_count   # see above
     cdef int64_t _reader_wait    # readers the pending writer still waits for
     cdef int64_t _writer_held    # 1 from the end of lock() to unlock(): misuse checks
+    cdef object __weakref__
 
     def lock(self):
         """Take the write lock."""
@@ -104,14 +108,29 @@ cdef class RWMutex:
         """A locker whose ``lock``/``unlock`` (and ``with``) are this RWMutex's read side."""
         return _RLocker(self)
 
+    @cython.binding(True)
     def __enter__(self):
         self.lock()
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._unlock()
 
+    def _debug_state(self):
+        """Every state word, for tests that check a quiescent RWMutex is all zeros."""
+        return (gocore_load(&self._w_state), gocore_load(&self._w_sema),
+                gocore_load(&self._writer_sem), gocore_load(&self._reader_sem),
+                gocore_load(&self._reader_count), gocore_load(&self._reader_wait),
+                gocore_load(&self._writer_held))
 
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+
+
+@cython.binding(False)
 cdef class _RLocker:
     """The read side of an RWMutex as a plain locker (Go's ``RWMutex.RLocker``)."""
     cdef readonly RWMutex rw
@@ -125,9 +144,11 @@ cdef class _RLocker:
     def unlock(self):
         self.rw._runlock()
 
+    @cython.binding(True)
     def __enter__(self):
         self.rw.rlock()
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self.rw._runlock()

@@ -16,6 +16,39 @@
 
 DEF SEMA_BUCKETS = 251
 
+# race_window(): nothing in a normal build.  A debug build (GOCORE_DEBUG=1,
+# `make debug`) pauses for a short pseudo-random while (or yields the CPU) at
+# the points marked with it: the gaps between two steps of a protocol where
+# another thread's timeout or wake-up can slip in.  Those gaps are a few
+# nanoseconds wide in a normal build, so the stress tests would almost never
+# land in them; on a debug build the same tests do, often.
+cdef extern from *:
+    """
+    #ifdef GOCORE_DEBUG
+    #if defined(_MSC_VER)
+    #define GOCORE_TLS __declspec(thread)
+    #else
+    #define GOCORE_TLS _Thread_local
+    #endif
+    static GOCORE_TLS uint32_t gocore_race_rng = 0;
+    static void gocore_race_window(void) {
+        uint32_t x = gocore_race_rng;
+        if (x == 0) x = (uint32_t)(uintptr_t)&gocore_race_rng | 1u;
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;     /* xorshift32 */
+        gocore_race_rng = x;
+        if ((x & 7) == 0) {
+            gocore_os_yield();
+        } else {
+            uint32_t i, n = (x >> 8) % 4096;
+            for (i = 0; i < n; i++) gocore_cpu_relax();
+        }
+    }
+    #else
+    #define gocore_race_window() ((void)0)
+    #endif
+    """
+    void race_window "gocore_race_window"() nogil
+
 
 cdef struct SemaWaiter:
     int64_t* addr          # the sema word this record waits on
@@ -45,7 +78,11 @@ cdef inline bint sema_try_acquire(int64_t* addr) noexcept nogil:
     """Take one unit from the counter if there is one; never blocks."""
     cdef int64_t v
     while True:
-        v = gocore_load(addr)
+        # seq_cst, not just acquire: under the bucket lock this load is the
+        # second half of the nwait handshake described at the top (an acquire
+        # load may be satisfied before the preceding nwait increment is
+        # visible on weakly ordered CPUs).  Same instruction as acquire on x86.
+        v = gocore_load_seq(addr)
         if v <= 0:
             return False
         if gocore_cas(addr, v, v - 1):
@@ -113,6 +150,7 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
         gocore_spin_unlock(&b.lock)
 
         if not gocore_park(&w.parker, deadline):
+            race_window()
             # Timed out.  Withdraw if still queued; otherwise a releaser has
             # dequeued us and is about to unpark: wait for that unpark so it
             # never touches a dead stack frame, then honour what it gave us.
@@ -145,6 +183,7 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     Never blocks for long: safe to call with or without the GIL.
     """
     gocore_add(addr, 1)
+    race_window()
     cdef SemaBucket* b = _sema_bucket(addr)
     if gocore_load_seq(&b.nwait) == 0:
         return
@@ -159,6 +198,7 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     if handoff and sema_try_acquire(addr):
         w.ticket = True
     gocore_spin_unlock(&b.lock)
+    race_window()
     gocore_unpark(&w.parker)       # last touch of w: it may return right away
 
 

@@ -6,6 +6,8 @@
 # _waiters (a release granting it, or its own timeout / context) decides its
 # outcome under _mu, so a grant and a cancellation can never both happen.
 
+cimport cython
+
 from collections import deque as _deque
 
 cdef object _ctx_on_done = None   # set by gocore.context: (ctx, callback) -> stop()
@@ -18,6 +20,13 @@ def _install_ctx_hook(fn):
     _ctx_on_done = fn
 
 
+cdef inline int64_t _weight(object n) except? -1:
+    cdef int64_t weight = as_int64(n)
+    if weight < 0:
+        raise ValueError(f"semaphore weight must be >= 0, got {weight}")
+    return weight
+
+
 cdef class _SemWaiter:
     cdef int64_t n
     cdef int64_t sema
@@ -25,6 +34,7 @@ cdef class _SemWaiter:
     cdef bint canceled        # guarded by the Semaphore's _mu
 
 
+@cython.binding(False)
 cdef class Semaphore:
     """A weighted semaphore, as ``golang.org/x/sync/semaphore``.
 
@@ -43,11 +53,13 @@ cdef class Semaphore:
     cdef int64_t _cur
     cdef Mutex _mu
     cdef object _waiters      # deque of _SemWaiter
+    cdef object __weakref__
 
-    def __init__(self, int64_t n):
-        if n < 0:
-            raise ValueError(f"semaphore size must be >= 0, got {n}")
-        self.size = n
+    def __init__(self, n):
+        cdef int64_t size = as_int64(n)
+        if size < 0:
+            raise ValueError(f"semaphore size must be >= 0, got {size}")
+        self.size = size
         self._mu = Mutex.__new__(Mutex)
         self._waiters = _deque()
 
@@ -80,24 +92,23 @@ cdef class Semaphore:
         finally:
             self._mu._unlock()
 
-    def acquire(self, int64_t n=1, ctx=None, timeout=None):
+    def acquire(self, n=1, ctx=None, timeout=None):
         """Acquire weight `n`, waiting as needed.  Raises ``ctx.err()`` if the
         context ends first, TimeoutError if `timeout` runs out first."""
-        if n < 0:
-            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        cdef int64_t weight = _weight(n)
         cdef int64_t deadline = deadline_from_timeout(timeout)
         if ctx is not None:
             err = ctx.err()
             if err is not None:
                 raise err       # a context already done fails even if weight is free
-        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
-        w.n = n
         self._mu._lock()
-        if self.size - self._cur >= n and not self._waiters:
-            self._cur += n
+        if self.size - self._cur >= weight and not self._waiters:
+            self._cur += weight
             self._mu._unlock()
             return True
-        if n <= self.size:
+        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
+        w.n = weight
+        if weight <= self.size:
             w.queued = True
             self._waiters.append(w)
         # else: a request larger than the semaphore never queues (it would
@@ -106,9 +117,13 @@ cdef class Semaphore:
 
         stop = None
         if ctx is not None:
-            if _ctx_on_done is None:
-                raise RuntimeError("gocore.context is not available")
-            stop = _ctx_on_done(ctx, lambda: self._cancel(w))
+            try:
+                if _ctx_on_done is None:
+                    raise RuntimeError("gocore.context is not available")
+                stop = _ctx_on_done(ctx, lambda: self._cancel(w))
+            except BaseException:
+                self._give_up(w)    # never leave a queued waiter behind
+                raise
         cdef bint got
         try:
             with nogil:
@@ -117,50 +132,76 @@ cdef class Semaphore:
             if stop is not None:
                 stop()
         if not got:
-            if n <= self.size and not self._withdraw(w, False):
+            if weight <= self.size and not self._withdraw(w, False):
                 # Granted or cancelled while we timed out: its wake-up is on the
                 # way; collect it and honour it (x/sync keeps a late grant).
                 with nogil:
                     sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
                 got = True
             elif not w.canceled:
-                raise TimeoutError(f"semaphore acquire of weight {n} timed out")
+                raise TimeoutError(f"semaphore acquire of weight {weight} timed out")
         if w.canceled:
             raise ctx.err()
         return True
+
+    cdef int _give_up(self, _SemWaiter w) except -1:
+        """Leave without waiting: withdraw w, or return weight already granted to it."""
+        if w.n > self.size or self._withdraw(w, False):
+            return 0
+        with nogil:
+            sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+        if not w.canceled:
+            self._release(w.n)
+        return 0
 
     def _cancel(self, _SemWaiter w):
         if self._withdraw(w, True) or w.n > self.size:
             w.canceled = True
             sema_release(&w.sema, False)
 
-    def try_acquire(self, int64_t n=1):
+    def try_acquire(self, n=1):
         """Acquire weight `n` only if that needs no waiting; return whether it did."""
-        if n < 0:
-            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        cdef int64_t weight = _weight(n)
         self._mu._lock()
-        ok = self.size - self._cur >= n and not self._waiters
+        ok = self.size - self._cur >= weight and not self._waiters
         if ok:
-            self._cur += n
+            self._cur += weight
         self._mu._unlock()
         return ok
 
-    def release(self, int64_t n=1):
+    def release(self, n=1):
         """Release weight `n`; ValueError if that is more than is held."""
-        if n < 0:
-            raise ValueError(f"semaphore weight must be >= 0, got {n}")
+        self._release(_weight(n))
+
+    cdef int _release(self, int64_t weight) except -1:
         self._mu._lock()
         try:
-            if n > self._cur:
-                raise ValueError(f"semaphore: released {n} but only {self._cur} held")
-            self._cur -= n
+            if weight > self._cur:
+                raise ValueError(f"semaphore: released {weight} but only {self._cur} held")
+            self._cur -= weight
             self._notify_waiters()
         finally:
             self._mu._unlock()
+        return 0
 
+    @cython.binding(True)
     def __enter__(self):
         self.acquire(1)
         return self
 
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
-        self.release(1)
+        self._release(1)
+
+    def _debug_state(self):
+        """(weight held, waiters queued): for tests of the quiescent state."""
+        self._mu._lock()
+        try:
+            return self._cur, len(self._waiters)
+        finally:
+            self._mu._unlock()
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

@@ -15,6 +15,8 @@ cdef extern from *:
     int64_t WG_WAITER_MASK "GOCORE_WG_WAITER_MASK"
     int64_t WG_COUNTER_MAX "GOCORE_WG_COUNTER_MAX"
 
+cimport cython
+
 cdef object _go_impl = None     # set by gocore.goroutine: go(fn, *args, **kwargs)
 
 
@@ -40,6 +42,7 @@ cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexce
     while True:
         if sema_try_acquire(sema):
             return True
+        race_window()
         old = gocore_load(state)
         if (old >> 32) > 0 and (old & WG_WAITER_MASK) > 0:
             if gocore_cas(state, old, old - 1):
@@ -48,6 +51,48 @@ cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexce
             gocore_os_yield()
 
 
+cdef int _wg_add_slow(int64_t* state, int64_t* sema, int64_t delta) except -1:
+    """WaitGroup.add when the fast path did not apply: reports a negative or
+    overflowing counter (leaving the state untouched), or brings the counter
+    to zero with waiters and wakes them all."""
+    cdef int64_t old, new, v, w, i
+    if delta > WG_COUNTER_MAX or delta < -WG_COUNTER_MAX:
+        raise OverflowError(f"WaitGroup delta {delta} is out of range")
+    while True:
+        old = gocore_load(state)
+        v = (old >> 32) + delta
+        w = old & WG_WAITER_MASK
+        if v < 0:
+            raise ValueError("negative WaitGroup counter")
+        if v > WG_COUNTER_MAX:
+            raise OverflowError("WaitGroup counter overflow")
+        # Reaching zero with waiters resets the whole word: the waiters are
+        # released below, and the group is ready for reuse at once.
+        new = 0 if (v == 0 and w > 0) else old + delta * WG_COUNTER_ONE
+        if gocore_cas(state, old, new):
+            break
+    if v == 0 and w > 0:
+        race_window()
+        for i in range(w):
+            sema_release(sema, False)
+    return 0
+
+
+cdef inline int wg_add(int64_t* state, int64_t* sema, int64_t delta) except -1:
+    """Go's WaitGroup.Add.  The common case (the counter stays positive, or
+    reaches zero with nobody waiting) is one load and one CAS, inlined into
+    add() and done(); everything else goes to _wg_add_slow."""
+    cdef int64_t old, v
+    if -WG_COUNTER_MAX <= delta <= WG_COUNTER_MAX:      # keeps v below from overflowing
+        old = gocore_load(state)
+        v = (old >> 32) + delta
+        if (0 < v <= WG_COUNTER_MAX or (v == 0 and (old & WG_WAITER_MASK) == 0)) \
+                and gocore_cas(state, old, old + delta * WG_COUNTER_ONE):
+            return 0
+    return _wg_add_slow(state, sema, delta)
+
+
+@cython.binding(False)
 cdef class WaitGroup:
     """Wait for a collection of tasks to finish, Go's ``sync.WaitGroup``.
 
@@ -60,34 +105,19 @@ cdef class WaitGroup:
     """
     cdef int64_t _state
     cdef int64_t _sema
+    cdef object __weakref__
 
     cdef int _add(self, int64_t delta) except -1:
-        cdef int64_t old, new, v, w, i
-        if delta > WG_COUNTER_MAX or delta < -WG_COUNTER_MAX:
-            raise OverflowError(f"WaitGroup delta {delta} is out of range")
-        while True:
-            old = gocore_load(&self._state)
-            v = (old >> 32) + delta
-            w = old & WG_WAITER_MASK
-            if v < 0:
-                raise ValueError("negative WaitGroup counter")
-            if v > WG_COUNTER_MAX:
-                raise OverflowError("WaitGroup counter overflow")
-            new = 0 if (v == 0 and w > 0) else old + delta * WG_COUNTER_ONE
-            if gocore_cas(&self._state, old, new):
-                break
-        if v == 0 and w > 0:
-            for i in range(w):
-                sema_release(&self._sema, False)
-        return 0
+        return wg_add(&self._state, &self._sema, delta)
 
-    def add(self, int64_t delta=1):
+    def add(self, delta=1):
         """Add `delta` (may be negative) to the counter; ValueError if it would go negative."""
-        self._add(delta)
+        wg_add(&self._state, &self._sema, as_int64(delta))
 
+    @cython.always_allow_keywords(False)    # METH_NOARGS: the cheapest call
     def done(self):
         """Decrement the counter by one."""
-        self._add(-1)
+        wg_add(&self._state, &self._sema, -1)
 
     def wait(self, timeout=None):
         """Block until the counter is zero; False if `timeout` ran out first."""
@@ -122,3 +152,13 @@ cdef class WaitGroup:
 
     def __repr__(self):
         return f"<gocore.WaitGroup counter={gocore_load(&self._state) >> 32}>"
+
+    def _debug_state(self):
+        """(counter, waiters, sema word): for tests of the quiescent state."""
+        cdef int64_t s = gocore_load(&self._state)
+        return s >> 32, s & WG_WAITER_MASK, gocore_load(&self._sema)
+
+    def __reduce__(self):
+        # A copy would duplicate wait state (holders, waiter counts, queued
+        # records) that belongs to the original: refuse, as threading.Lock does.
+        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")

@@ -9,37 +9,77 @@ from gocore._gocore import Once
 T = TypeVar("T")
 
 
+class _OnceCall:
+    """Calls ``fn()`` once under a core Once and remembers the outcome.
+
+    After the call, ``fn`` is no longer referenced from here (Go lets the
+    function be garbage collected once it has run); if it raised, its frames
+    stay reachable through the exception's traceback, as usual in Python.
+    """
+
+    __slots__ = ("_once", "_fn", "_value", "_exc", "_tb", "_wrappers")
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        if not callable(fn):
+            raise TypeError(f"expected a callable, not {type(fn).__name__}")
+        self._once = Once()
+        self._fn = fn
+        self._value = None
+        self._exc = None       # the exception fn raised, if it did
+        self._tb = None        # its traceback as fn left it
+        self._wrappers = []    # functions whose __wrapped__ points at fn
+
+    def wrap(self, call: Callable) -> Callable:
+        functools.update_wrapper(call, self._fn)
+        self._wrappers.append(call)
+        return call
+
+    def _run(self) -> None:
+        # Runs inside once.do, at most once, and is the only writer of the
+        # outcome fields; Once's mutex publishes them to every later caller.
+        fn, self._fn = self._fn, None
+        for w in self._wrappers:
+            w.__dict__.pop("__wrapped__", None)
+        self._wrappers = None
+        try:
+            self._value = fn()
+        except BaseException as exc:
+            self._exc, self._tb = exc, exc.__traceback__
+            raise
+        finally:
+            del fn
+
+    def result(self):
+        if not self._once.done():
+            try:
+                self._once.do(self._run)
+            except BaseException:
+                pass           # raised below, the same way for every caller
+        exc = self._exc
+        if exc is not None:
+            # Re-raise the very same exception object (Go re-panics with the
+            # same value).  Resetting the traceback to fn's own first keeps it
+            # from growing by one chain of frames per call.
+            raise exc.with_traceback(self._tb)
+        return self._value
+
+
 def once_value(fn: Callable[[], T]) -> Callable[[], T]:
     """Return a function that calls ``fn()`` once and then returns its result
     on every call.  If ``fn`` raised, every call re-raises that exception.
+    Concurrent first callers wait until ``fn`` has returned.
 
     Example::
 
         get_config = gocore.once_value(load_config)
         get_config() is get_config()   # True: loaded once
     """
-    once = Once()
-    result: list = []        # [value] or [None, exc]; written once, inside once.do
+    once = _OnceCall(fn)
 
-    def run() -> None:
-        try:
-            result.append(fn())
-        except BaseException as exc:
-            result[:] = [None, exc]
-            raise
-
-    @functools.wraps(fn)
     def call() -> T:
-        if not once.done():
-            try:
-                once.do(run)
-            except BaseException:
-                pass     # reported below, the same way for every caller
-        if len(result) == 2:
-            raise result[1]
-        return result[0]
+        return once.result()
 
-    return call
+    return once.wrap(call)
 
 
 def once_values(fn: Callable[[], tuple]) -> Callable[[], tuple]:
@@ -62,10 +102,9 @@ def once_func(fn: Callable[[], object]) -> Callable[[], None]:
         setup = gocore.once_func(connect)
         setup(); setup()          # connect() ran once
     """
-    value = once_value(fn)
+    once = _OnceCall(fn)
 
-    @functools.wraps(fn)
     def call() -> None:
-        value()
+        once.result()
 
-    return call
+    return once.wrap(call)
