@@ -8,7 +8,7 @@ STAMP := $(VENV)/.deps-installed
 SOURCES := $(wildcard src/*.pyx src/*.pxi src/*.pxd src/*.h) setup.py
 EXT_STAMP := src/gocore/.built-$(notdir $(VENV))
 
-.PHONY: all build test bench test-all dist clean
+.PHONY: all build test test-debug bench test-all dist clean
 
 all: build
 
@@ -33,6 +33,13 @@ test: build
 
 bench: build
 	$(PY) bench/run.py
+
+# The suite once more against a GOCORE_DEBUG build (race windows widened), built
+# out of tree in build/debug so it never replaces the normal in-place extension.
+test-debug: $(STAMP)
+	rm -rf build/debug && mkdir -p build/debug && cp -r src/gocore build/debug/ && rm -f build/debug/gocore/_gocore*.so
+	GOCORE_DEBUG=1 $(PY) setup.py --quiet build_ext --force --build-lib build/debug --build-temp build/debug-tmp
+	$(PY) -m pytest tests -q -p no:cacheprovider -o pythonpath=build/debug
 
 # Every CPython 3.10+ that pyenv (or PATH) offers, one venv each, a line per version.
 test-all:

@@ -22,11 +22,13 @@ needs_ft = pytest.mark.skipif(
 def test_import_keeps_gil_disabled():
     # A module that does not declare free-threading support makes CPython turn
     # the GIL back on at import (with a warning); gocore must not.
+    import gocore
+
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
-    code = "import sys, gocore; print(sys._is_gil_enabled())"
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(gocore.__file__))
+    code = "import sys, gocore; m = gocore.Mutex(); m.lock(); m.unlock(); print(sys._is_gil_enabled())"
     out = subprocess.run([sys.executable, "-W", "error", "-c", code], env=env,
-                         capture_output=True, text=True, timeout=60,
-                         cwd=os.path.dirname(os.path.dirname(__file__)) + "/src")
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
