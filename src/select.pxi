@@ -136,7 +136,7 @@ cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
         r = R_DIVERT
         if c.cap > 0:
             r = ring_push(c, sc.value, False)
-            if r == R_OK and (gocore_load_seq(&c.head) & HEAD_RECVQ):
+            if r == R_OK and gocore_load_seq(&c.waiters):
                 chan_kick(c)
         if r == R_DIVERT:
             gocore_spin_lock(&c.lock)
@@ -149,7 +149,7 @@ cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
     r = R_DIVERT
     if c.cap > 0:
         r = ring_pop(c, out, False)
-        if r == R_OK and (gocore_load_seq(&c.tail) & TAIL_SENDQ):
+        if r == R_OK and gocore_load_seq(&c.waiters):
             chan_kick(c)
     if r == R_DIVERT:
         gocore_spin_lock(&c.lock)
