@@ -735,3 +735,44 @@ def test_many_blocked_receivers_each_get_one():
     for t in threads:
         t.join(30)
     assert sorted(got) == list(range(16))
+
+
+# ---- signals reach a main thread blocked on a channel ----
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="needs SIGUSR1")
+@pytest.mark.parametrize("op", ["recv", "send", "select", "nil"])
+def test_signal_handler_runs_while_main_thread_blocks(op):
+    import _thread
+    import signal
+
+    assert threading.current_thread() is threading.main_thread()
+
+    def handler(signum, frame):
+        raise _Interrupted()
+
+    old = signal.signal(signal.SIGUSR1, handler)
+    ch = Chan()
+    try:
+        timer = threading.Timer(0.05, _thread.interrupt_main, args=(signal.SIGUSR1,))
+        timer.start()
+        with pytest.raises(_Interrupted):
+            if op == "recv":
+                ch.recv(timeout=30)
+            elif op == "send":
+                ch.send("withdrawn", timeout=30)
+            elif op == "select":
+                gocore.select(ch.recv, (ch.send, 1), timeout=30)
+            else:
+                nilchan.recv(timeout=30)
+        timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    # The interrupted operation was withdrawn: nobody waits on ch any more.
+    with pytest.raises(TimeoutError):
+        ch.send(1, timeout=0)
+    with pytest.raises(TimeoutError):
+        ch.recv(timeout=0)
