@@ -663,28 +663,82 @@ def test_close_mid_traffic_loses_nothing_sent(cap):
         assert all_sent
 
 
+_GIL_DISABLED = not getattr(sys, "_is_gil_enabled", lambda: True)()
+# The race these tests aim at needs both threads truly running at once:
+# with a GIL it cannot happen, so a GIL build runs a short smoke version.
+_LOST_WAKEUP_ROUNDS = 200_000 if _GIL_DISABLED else 20_000
+
+
+def _poll_recv(ch, timeout=20.0):
+    """Busy-poll a receive (free-threaded builds: keeps this thread hot)."""
+    end = time.monotonic() + timeout
+    spins = 0
+    while True:
+        v, ok = ch._try_recv()
+        if ok:
+            return v
+        spins += 1
+        if spins % 4096 == 0 and time.monotonic() > end:
+            raise AssertionError("nothing arrived: lost wake-up on the other side")
+
+
 @pytest.mark.timeout(120)
-def test_lost_wakeup_receiver_side():
-    """Receivers sleep on an empty ring while a fast push lands: a lost
-    wake-up hangs here (run_threads fails the test on a hang)."""
-    for cap in (1, 2):
-        ch = Chan(cap)
-        n = 100_000
+@pytest.mark.parametrize("how", ["recv", "select"])
+@pytest.mark.parametrize("cap", [1, 2])
+def test_lost_wakeup_receiver_side(cap, how):
+    """Ping-pong over buffered channels: each receive finds the ring empty
+    and goes to sleep just as the only push that will come lands.  A lost
+    wake-up (see "lost wake-up trap" in chan.pxi) leaves both sides waiting
+    for each other: the short timeouts turn that hang into a failure."""
+    a, b = Chan(cap), Chan(cap)
+    n = _LOST_WAKEUP_ROUNDS
 
-        def worker(i):
-            if i == 0:
-                for k in range(n):
-                    ch.send(k)
-            else:
-                for k in range(n):
-                    assert ch.recv() == k
+    def worker(i):
+        if i == 0:
+            for k in range(n):
+                a.send(k)
+                # Busy-poll for the reply, so that the next send lands while
+                # the other side is on its way to sleep in a.recv().
+                v = _poll_recv(b) if _GIL_DISABLED else b.recv(timeout=20)
+                assert v == k
+        elif how == "recv":
+            for _ in range(n):
+                b.send(a.recv(timeout=20))
+        else:
+            other = Chan(1)            # a second, idle channel in every select
+            for _ in range(n):
+                b.send(gocore.select(a.recv, other.recv, timeout=20)[1])
 
-        run_threads(2, worker, timeout=60)
+    run_threads(2, worker, timeout=100)
 
 
 @pytest.mark.timeout(120)
 def test_lost_wakeup_sender_side():
-    """Senders sleep on a full ring while fast pops free slots."""
+    """The ring stays full: each send goes to sleep just as the only pop
+    that will free a slot lands; the receiver then waits for an ack that
+    only the woken sender can give."""
+    a, ack = Chan(1), Chan(1)
+    a.send(-1)
+    n = _LOST_WAKEUP_ROUNDS
+
+    def worker(i):
+        if i == 0:
+            for k in range(n):
+                a.send(k, timeout=20)      # full: sleeps until the pop below
+                ack.send(k)
+        else:
+            expect = -1
+            for k in range(n):
+                assert a.recv() == expect  # lands while the sender goes to sleep
+                got = _poll_recv(ack) if _GIL_DISABLED else ack.recv(timeout=20)
+                assert got == k
+                expect = k
+
+    run_threads(2, worker, timeout=100)
+
+
+@pytest.mark.timeout(120)
+def test_many_senders_on_a_full_ring():
     ch = Chan(1)
     n = 50_000
     total = [0]
