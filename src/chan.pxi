@@ -862,6 +862,11 @@ cdef class Chan:
             return 0
         return _ring_len(&self._c)
 
+    def __bool__(self):
+        # A channel is not a container: an empty one is still "a channel".
+        # Only nilchan is false, like a nil channel in Go's `if ch != nil`.
+        return not self._nil
+
     @property
     def cap(self):
         """The buffer capacity (0: unbuffered)."""
@@ -937,6 +942,9 @@ cdef class RecvChan:
     def __len__(self):
         return len(self._ch)
 
+    def __bool__(self):
+        return not self._ch._nil
+
     @property
     def cap(self):
         """The buffer capacity of the underlying channel."""
@@ -981,6 +989,9 @@ cdef class SendChan:
 
     def __len__(self):
         return len(self._ch)
+
+    def __bool__(self):
+        return not self._ch._nil
 
     @property
     def cap(self):

@@ -178,6 +178,12 @@ def test_generic_alias():
     assert alias.__args__ == (int,)
 
 
+def test_truthiness_is_not_emptiness():
+    assert Chan(4) and Chan() and Chan(1).recv_only() and Chan(1).send_only()
+    assert not nilchan
+    assert not nilchan.recv_only() and not nilchan.send_only()
+
+
 def test_repr():
     ch = Chan(2)
     ch.send(1)
