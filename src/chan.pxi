@@ -749,6 +749,7 @@ cdef class Chan:
     cdef bint _nil                   # nilchan: every operation blocks forever
     cdef bint _initialized
     cdef object __weakref__
+    cdef object _gc_anchor           # always None: makes the type GC-tracked (see _chan_traverse)
 
     def __init__(self, cap=0):
         cdef int64_t n
@@ -1016,3 +1017,62 @@ cdef Chan _make_nilchan():
 
 
 nilchan = _make_nilchan()
+
+
+# ---- the cyclic garbage collector and buffered values ----
+#
+# Values sitting in a ring are references the collector must see, or a
+# channel holding a value that refers back to the channel (a closure that
+# closes it, a request carrying its own reply channel) would never be
+# freed.  Cython cannot traverse a C ring, so the type's tp_traverse and
+# tp_clear are replaced here.  Consistency: every ring operation runs with
+# the GIL held (free-threaded: attached, and a stop-the-world collection
+# only pauses threads between operations), so a collection never sees a
+# half-done push or pop.
+
+from cpython.object cimport PyTypeObject, traverseproc, inquiry, visitproc
+
+cdef Py_ssize_t _core_offset     # where ChanCore sits inside a Chan object
+
+
+cdef int _chan_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
+    cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
+    cdef int64_t pos, end, idx
+    cdef ChanSlot* s
+    cdef int r
+    if c.slots == NULL:
+        return 0
+    pos = c.head >> POS_SHIFT
+    end = c.tail >> POS_SHIFT
+    while pos < end:
+        idx = _ring_index(c, pos)
+        s = &c.slots[idx]
+        if s.seq + 2 * idx == 2 * pos + 1 and s.value != NULL:
+            r = visit(s.value, arg)
+            if r:
+                return r
+        pos += 1
+    return 0
+
+
+cdef int _chan_clear(PyObject* o) noexcept:
+    # Garbage: drop the buffered values (popping keeps the ring consistent
+    # for anything that still looks at the channel, e.g. a finalizer).
+    cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
+    cdef PyObject* v
+    if c.slots == NULL:
+        return 0
+    while ring_pop(c, &v, True) == R_OK:
+        Py_XDECREF(v)
+    return 0
+
+
+cdef _install_gc_hooks():
+    global _core_offset
+    cdef Chan probe = Chan.__new__(Chan)
+    _core_offset = <char*>&probe._c - <char*><PyObject*>probe
+    (<PyTypeObject*>Chan).tp_traverse = <traverseproc>_chan_traverse
+    (<PyTypeObject*>Chan).tp_clear = <inquiry>_chan_clear
+
+
+_install_gc_hooks()

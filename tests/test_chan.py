@@ -550,6 +550,29 @@ def test_dealloc_releases_buffered_values():
     assert all(r() is None for r in refs)
 
 
+def test_cycle_through_a_buffered_value_is_collected():
+    class Holder:
+        pass
+    ch = Chan(4)
+    h = Holder()
+    h.ch = ch                              # ch -> (buffer) -> h -> ch
+    ch.send(h)
+    ch.send(lambda: ch.close())            # a closure over the channel, too
+    ref, href = weakref.ref(ch), weakref.ref(h)
+    del ch, h
+    gc.collect()
+    assert ref() is None and href() is None
+
+
+def test_gc_sees_values_only_while_buffered():
+    ch = Chan(2)
+    o = _Obj()
+    ch.send(o)
+    assert o in gc.get_referents(ch)
+    ch.recv()
+    assert o not in gc.get_referents(ch)
+
+
 def test_no_reference_leaks():
     o = _Obj()
     before = sys.getrefcount(o)
