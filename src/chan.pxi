@@ -83,6 +83,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
 from gocore.errors import ClosedChannelError
 import operator as _operator
+import os as _os
 import threading as _threading
 import types as _types
 
@@ -490,6 +491,16 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
 
 
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+
+def _chan_after_fork_in_child():
+    # The thread that forked is the child's main thread.
+    global _main_thread_ident
+    _main_thread_ident = PyThread_get_thread_ident()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_chan_after_fork_in_child)
 
 
 cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
