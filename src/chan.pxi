@@ -32,17 +32,21 @@
 # same for a queued sender and a free slot).
 #
 # The lost wake-up trap, and why it cannot happen here.  A receiver that
-# will sleep does, under `lock`: enqueue itself, OR HEAD_RECVQ into head
-# (seq_cst RMW), then re-check the ring (seq_cst loads, in chan_settle).  A
-# fast push does: CAS tail, store the value, publish the slot's seq (seq_cst
-# store), then load head (seq_cst) and, if HEAD_RECVQ is set, take `lock`
-# and run chan_settle.  All four accesses are sequentially consistent, so in
-# their single total order either the pusher's load of head comes after the
-# receiver's OR (the pusher sees the flag and settles under the lock, which
-# it can only take once the receiver is fully queued), or the receiver's
+# will sleep does, under `lock`: enqueue itself, OR HEAD_RECVQ into head,
+# set `waiters` to 1 (seq_cst store), then re-check the ring (seq_cst loads,
+# in chan_settle).  A fast push does: CAS tail, store the value, publish the
+# slot's seq (seq_cst store), then load `waiters` (seq_cst) and, if it is
+# set, take `lock` and run chan_settle.  All four accesses are sequentially
+# consistent, so in their single total order either the pusher's load comes
+# after the receiver's store (the pusher settles under the lock, which it
+# can only take once the receiver is fully queued), or the receiver's
 # re-check comes after the publish (it sees the item and takes it).  The
 # same argument, mirrored, covers a sender that sleeps on a full ring and a
-# fast pop (publish the freed slot's seq, then load tail for TAIL_SENDQ).
+# fast pop (publish the freed slot's seq, then load `waiters`).  `waiters`
+# is a word of its own, rather than the flags in head/tail, so that the
+# check after every fast operation reads a line nobody writes on the fast
+# path; it is cleared under `lock` once both queues are empty (a stale 1
+# only costs a needless settle).
 # tests/test_chan.py::test_lost_wakeup_* keeps a stress test on both sides.
 #
 # Closing: close ORs TAIL_CLOSED into tail under `lock`, so no push can claim
@@ -79,6 +83,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.pythread cimport PyThread_get_thread_ident
 from gocore.errors import ClosedChannelError
 import operator as _operator
+import os as _os
 import threading as _threading
 import types as _types
 
@@ -137,14 +142,19 @@ cdef struct WaitQueue:
     ChanWaiter* tail
 
 cdef struct ChanCore:
+    # Each group on its own cache line: a producer writes tail, a consumer
+    # head, and both only read the third group, which is written only when
+    # waiters come and go, so the fast path does not bounce lines.
     int64_t head            # (pop position << 2) | HEAD_RECVQ
-    char _pad0[56]          # head and tail on separate cache lines: producers
+    char _pad0[56]
     int64_t tail            # (push position << 2) | TAIL_CLOSED | TAIL_SENDQ
-    char _pad1[56]          # and consumers should not bounce one line
-    int64_t lock            # spin lock over recvq and sendq
+    char _pad1[56]
+    int64_t waiters         # nonzero while any waiter may be queued (see below)
     int64_t cap
     int64_t mask            # cap - 1 when cap is a power of two, else -1
     ChanSlot* slots         # NULL when cap == 0
+    char _pad2[32]
+    int64_t lock            # spin lock over recvq and sendq
     WaitQueue recvq         # guarded by lock
     WaitQueue sendq         # guarded by lock
 
@@ -321,6 +331,8 @@ cdef inline void _update_flags(ChanCore* c) noexcept nogil:
         gocore_and(&c.head, ~(<int64_t>HEAD_RECVQ))
     if c.sendq.head == NULL and (gocore_load(&c.tail) & TAIL_SENDQ):
         gocore_and(&c.tail, ~(<int64_t>TAIL_SENDQ))
+    if c.recvq.head == NULL and c.sendq.head == NULL and gocore_load(&c.waiters):
+        gocore_store(&c.waiters, 0)
 
 
 cdef void chan_settle(ChanCore* c, ChanWaiter** wake) noexcept nogil:
@@ -414,6 +426,8 @@ cdef void chan_enqueue_locked(ChanCore* c, ChanWaiter* w) noexcept nogil:
         _queue_append(&c.recvq, w)
         if c.cap > 0:
             gocore_or(&c.head, HEAD_RECVQ)
+    if c.cap > 0 and not gocore_load(&c.waiters):
+        gocore_store(&c.waiters, 1)      # seq_cst, before the caller's re-check
 
 
 cdef int chan_close_locked(ChanCore* c, ChanWaiter** wake) noexcept nogil:
@@ -477,6 +491,16 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
 
 
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+
+def _chan_after_fork_in_child():
+    # The thread that forked is the child's main thread.
+    global _main_thread_ident
+    _main_thread_ident = PyThread_get_thread_ident()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_chan_after_fork_in_child)
 
 
 cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
@@ -551,7 +575,7 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
     if c.cap > 0:
         r = ring_push(c, pv, False)
         if r == R_OK:
-            if gocore_load_seq(&c.head) & HEAD_RECVQ:
+            if gocore_load_seq(&c.waiters):
                 chan_kick(c)
             return 0
         if r == R_CLOSED:
@@ -601,7 +625,7 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
     if c.cap > 0:
         r = ring_pop(c, out, False)
         if r == R_OK:
-            if gocore_load_seq(&c.tail) & TAIL_SENDQ:
+            if gocore_load_seq(&c.waiters):
                 chan_kick(c)
             return R_OK
         if r == R_CLOSED:
@@ -681,7 +705,7 @@ cdef bint chan_try_send(Chan ch, object v) except -1:
     Py_INCREF(v)
     if c.cap > 0:
         r = ring_push(c, <PyObject*>v, False)
-        if r == R_OK and (gocore_load_seq(&c.head) & HEAD_RECVQ):
+        if r == R_OK and gocore_load_seq(&c.waiters):
             chan_kick(c)
     if r == R_DIVERT or c.cap == 0:
         gocore_spin_lock(&c.lock)
@@ -705,7 +729,7 @@ cdef int chan_try_recv(Chan ch, PyObject** out) except -1:
         return R_BLOCK
     if c.cap > 0:
         r = ring_pop(c, out, False)
-        if r == R_OK and (gocore_load_seq(&c.tail) & TAIL_SENDQ):
+        if r == R_OK and gocore_load_seq(&c.waiters):
             chan_kick(c)
     if r == R_DIVERT or c.cap == 0:
         gocore_spin_lock(&c.lock)
@@ -736,6 +760,7 @@ cdef class Chan:
     cdef bint _nil                   # nilchan: every operation blocks forever
     cdef bint _initialized
     cdef object __weakref__
+    cdef object _gc_anchor           # always None: makes the type GC-tracked (see _chan_traverse)
 
     def __init__(self, cap=0):
         cdef int64_t n
@@ -784,7 +809,7 @@ cdef class Chan:
             Py_INCREF(v)
             r = ring_push(c, <PyObject*>v, False)
             if r == R_OK:
-                if gocore_load_seq(&c.head) & HEAD_RECVQ:
+                if gocore_load_seq(&c.waiters):
                     chan_kick(c)
                 return
             Py_DECREF(v)
@@ -799,7 +824,7 @@ cdef class Chan:
         if timeout is None and c.cap > 0:
             r = ring_pop(c, &p, False)
             if r == R_OK:
-                if gocore_load_seq(&c.tail) & TAIL_SENDQ:
+                if gocore_load_seq(&c.waiters):
                     chan_kick(c)
                 return gocore_steal(p)
             if r == R_CLOSED:
@@ -814,7 +839,7 @@ cdef class Chan:
         if timeout is None and c.cap > 0:
             r = ring_pop(c, &p, False)
             if r == R_OK:
-                if gocore_load_seq(&c.tail) & TAIL_SENDQ:
+                if gocore_load_seq(&c.waiters):
                     chan_kick(c)
                 return (gocore_steal(p), True)
             if r == R_CLOSED:
@@ -837,7 +862,7 @@ cdef class Chan:
         if c.cap > 0:
             r = ring_pop(c, &p, False)
             if r == R_OK:
-                if gocore_load_seq(&c.tail) & TAIL_SENDQ:
+                if gocore_load_seq(&c.waiters):
                     chan_kick(c)
                 return gocore_steal(p)
             if r == R_CLOSED:
@@ -848,6 +873,11 @@ cdef class Chan:
         if self._c.cap == 0:
             return 0
         return _ring_len(&self._c)
+
+    def __bool__(self):
+        # A channel is not a container: an empty one is still "a channel".
+        # Only nilchan is false, like a nil channel in Go's `if ch != nil`.
+        return not self._nil
 
     @property
     def cap(self):
@@ -924,6 +954,9 @@ cdef class RecvChan:
     def __len__(self):
         return len(self._ch)
 
+    def __bool__(self):
+        return not self._ch._nil
+
     @property
     def cap(self):
         """The buffer capacity of the underlying channel."""
@@ -969,6 +1002,9 @@ cdef class SendChan:
     def __len__(self):
         return len(self._ch)
 
+    def __bool__(self):
+        return not self._ch._nil
+
     @property
     def cap(self):
         """The buffer capacity of the underlying channel."""
@@ -992,3 +1028,62 @@ cdef Chan _make_nilchan():
 
 
 nilchan = _make_nilchan()
+
+
+# ---- the cyclic garbage collector and buffered values ----
+#
+# Values sitting in a ring are references the collector must see, or a
+# channel holding a value that refers back to the channel (a closure that
+# closes it, a request carrying its own reply channel) would never be
+# freed.  Cython cannot traverse a C ring, so the type's tp_traverse and
+# tp_clear are replaced here.  Consistency: every ring operation runs with
+# the GIL held (free-threaded: attached, and a stop-the-world collection
+# only pauses threads between operations), so a collection never sees a
+# half-done push or pop.
+
+from cpython.object cimport PyTypeObject, traverseproc, inquiry, visitproc
+
+cdef Py_ssize_t _core_offset     # where ChanCore sits inside a Chan object
+
+
+cdef int _chan_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
+    cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
+    cdef int64_t pos, end, idx
+    cdef ChanSlot* s
+    cdef int r
+    if c.slots == NULL:
+        return 0
+    pos = c.head >> POS_SHIFT
+    end = c.tail >> POS_SHIFT
+    while pos < end:
+        idx = _ring_index(c, pos)
+        s = &c.slots[idx]
+        if s.seq + 2 * idx == 2 * pos + 1 and s.value != NULL:
+            r = visit(s.value, arg)
+            if r:
+                return r
+        pos += 1
+    return 0
+
+
+cdef int _chan_clear(PyObject* o) noexcept:
+    # Garbage: drop the buffered values (popping keeps the ring consistent
+    # for anything that still looks at the channel, e.g. a finalizer).
+    cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
+    cdef PyObject* v
+    if c.slots == NULL:
+        return 0
+    while ring_pop(c, &v, True) == R_OK:
+        Py_XDECREF(v)
+    return 0
+
+
+cdef _install_gc_hooks():
+    global _core_offset
+    cdef Chan probe = Chan.__new__(Chan)
+    _core_offset = <char*>&probe._c - <char*><PyObject*>probe
+    (<PyTypeObject*>Chan).tp_traverse = <traverseproc>_chan_traverse
+    (<PyTypeObject*>Chan).tp_clear = <inquiry>_chan_clear
+
+
+_install_gc_hooks()

@@ -60,6 +60,8 @@ Example::
         print("nothing to receive")
 """
 
+cdef object _DEFAULT = default       # a C-level reference: no global lookup per case
+
 # The functions behind the bound methods that make cases (compared by identity).
 cdef object _f_chan_recv = Chan.recv
 cdef object _f_chan_recv_ok = Chan.recv_ok
@@ -74,6 +76,17 @@ cdef object _bad_case(Py_ssize_t i, object case):
                      f"or gocore.default, not {case!r}")
 
 
+cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
+    """The Chan behind a bound method's __self__ (None if it is not one:
+    types.MethodType can bind our functions to anything)."""
+    cdef object o = <object>owner
+    if not view:
+        return <Chan>o if isinstance(o, Chan) else None
+    if send:
+        return (<SendChan>o)._ch if isinstance(o, SendChan) else None
+    return (<RecvChan>o)._ch if isinstance(o, RecvChan) else None
+
+
 cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
     cdef PyObject* f
     cdef Chan ch = None
@@ -83,9 +96,9 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
             if PyMethod_Check(meth):
                 f = PyMethod_GET_FUNCTION(meth)
                 if f == <PyObject*>_f_chan_send:
-                    ch = <Chan>PyMethod_GET_SELF(meth)
+                    ch = _case_chan(PyMethod_GET_SELF(meth), False, True)
                 elif f == <PyObject*>_f_sendchan_send:
-                    ch = (<SendChan>PyMethod_GET_SELF(meth))._ch
+                    ch = _case_chan(PyMethod_GET_SELF(meth), True, True)
             if ch is not None:
                 sc.kind = CASE_SEND
                 sc.value = PyTuple_GET_ITEM(case, 1)
@@ -95,16 +108,16 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
     if PyMethod_Check(case):
         f = PyMethod_GET_FUNCTION(case)
         if f == <PyObject*>_f_chan_recv:
-            ch = <Chan>PyMethod_GET_SELF(case)
+            ch = _case_chan(PyMethod_GET_SELF(case), False, False)
             sc.kind = CASE_RECV
         elif f == <PyObject*>_f_chan_recv_ok:
-            ch = <Chan>PyMethod_GET_SELF(case)
+            ch = _case_chan(PyMethod_GET_SELF(case), False, False)
             sc.kind = CASE_RECV_OK
         elif f == <PyObject*>_f_recvchan_recv:
-            ch = (<RecvChan>PyMethod_GET_SELF(case))._ch
+            ch = _case_chan(PyMethod_GET_SELF(case), True, False)
             sc.kind = CASE_RECV
         elif f == <PyObject*>_f_recvchan_recv_ok:
-            ch = (<RecvChan>PyMethod_GET_SELF(case))._ch
+            ch = _case_chan(PyMethod_GET_SELF(case), True, False)
             sc.kind = CASE_RECV_OK
         elif f == <PyObject*>_f_chan_send or f == <PyObject*>_f_sendchan_send:
             raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {case!r}")
@@ -136,7 +149,7 @@ cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
         r = R_DIVERT
         if c.cap > 0:
             r = ring_push(c, sc.value, False)
-            if r == R_OK and (gocore_load_seq(&c.head) & HEAD_RECVQ):
+            if r == R_OK and gocore_load_seq(&c.waiters):
                 chan_kick(c)
         if r == R_DIVERT:
             gocore_spin_lock(&c.lock)
@@ -149,7 +162,7 @@ cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
     r = R_DIVERT
     if c.cap > 0:
         r = ring_pop(c, out, False)
-        if r == R_OK and (gocore_load_seq(&c.tail) & TAIL_SENDQ):
+        if r == R_OK and gocore_load_seq(&c.waiters):
             chan_kick(c)
     if r == R_DIVERT:
         gocore_spin_lock(&c.lock)
@@ -292,7 +305,7 @@ def select(*cases, timeout=None):
     try:
         for i in range(n):
             case = <object>PyTuple_GET_ITEM(cases, i)
-            if case is default:
+            if case is _DEFAULT:
                 if dflt >= 0:
                     raise TypeError(f"select has more than one default case ({dflt} and {i})")
                 dflt = i

@@ -178,6 +178,12 @@ def test_generic_alias():
     assert alias.__args__ == (int,)
 
 
+def test_truthiness_is_not_emptiness():
+    assert Chan(4) and Chan() and Chan(1).recv_only() and Chan(1).send_only()
+    assert not nilchan
+    assert not nilchan.recv_only() and not nilchan.send_only()
+
+
 def test_repr():
     ch = Chan(2)
     ch.send(1)
@@ -544,6 +550,29 @@ def test_dealloc_releases_buffered_values():
     assert all(r() is None for r in refs)
 
 
+def test_cycle_through_a_buffered_value_is_collected():
+    class Holder:
+        pass
+    ch = Chan(4)
+    h = Holder()
+    h.ch = ch                              # ch -> (buffer) -> h -> ch
+    ch.send(h)
+    ch.send(lambda: ch.close())            # a closure over the channel, too
+    ref, href = weakref.ref(ch), weakref.ref(h)
+    del ch, h
+    gc.collect()
+    assert ref() is None and href() is None
+
+
+def test_gc_sees_values_only_while_buffered():
+    ch = Chan(2)
+    o = _Obj()
+    ch.send(o)
+    assert o in gc.get_referents(ch)
+    ch.recv()
+    assert o not in gc.get_referents(ch)
+
+
 def test_no_reference_leaks():
     o = _Obj()
     before = sys.getrefcount(o)
@@ -663,28 +692,82 @@ def test_close_mid_traffic_loses_nothing_sent(cap):
         assert all_sent
 
 
+_GIL_DISABLED = not getattr(sys, "_is_gil_enabled", lambda: True)()
+# The race these tests aim at needs both threads truly running at once:
+# with a GIL it cannot happen, so a GIL build runs a short smoke version.
+_LOST_WAKEUP_ROUNDS = 200_000 if _GIL_DISABLED else 20_000
+
+
+def _poll_recv(ch, timeout=20.0):
+    """Busy-poll a receive (free-threaded builds: keeps this thread hot)."""
+    end = time.monotonic() + timeout
+    spins = 0
+    while True:
+        v, ok = ch._try_recv()
+        if ok:
+            return v
+        spins += 1
+        if spins % 4096 == 0 and time.monotonic() > end:
+            raise AssertionError("nothing arrived: lost wake-up on the other side")
+
+
 @pytest.mark.timeout(120)
-def test_lost_wakeup_receiver_side():
-    """Receivers sleep on an empty ring while a fast push lands: a lost
-    wake-up hangs here (run_threads fails the test on a hang)."""
-    for cap in (1, 2):
-        ch = Chan(cap)
-        n = 100_000
+@pytest.mark.parametrize("how", ["recv", "select"])
+@pytest.mark.parametrize("cap", [1, 2])
+def test_lost_wakeup_receiver_side(cap, how):
+    """Ping-pong over buffered channels: each receive finds the ring empty
+    and goes to sleep just as the only push that will come lands.  A lost
+    wake-up (see "lost wake-up trap" in chan.pxi) leaves both sides waiting
+    for each other: the short timeouts turn that hang into a failure."""
+    a, b = Chan(cap), Chan(cap)
+    n = _LOST_WAKEUP_ROUNDS
 
-        def worker(i):
-            if i == 0:
-                for k in range(n):
-                    ch.send(k)
-            else:
-                for k in range(n):
-                    assert ch.recv() == k
+    def worker(i):
+        if i == 0:
+            for k in range(n):
+                a.send(k)
+                # Busy-poll for the reply, so that the next send lands while
+                # the other side is on its way to sleep in a.recv().
+                v = _poll_recv(b) if _GIL_DISABLED else b.recv(timeout=20)
+                assert v == k
+        elif how == "recv":
+            for _ in range(n):
+                b.send(a.recv(timeout=20))
+        else:
+            other = Chan(1)            # a second, idle channel in every select
+            for _ in range(n):
+                b.send(gocore.select(a.recv, other.recv, timeout=20)[1])
 
-        run_threads(2, worker, timeout=60)
+    run_threads(2, worker, timeout=100)
 
 
 @pytest.mark.timeout(120)
 def test_lost_wakeup_sender_side():
-    """Senders sleep on a full ring while fast pops free slots."""
+    """The ring stays full: each send goes to sleep just as the only pop
+    that will free a slot lands; the receiver then waits for an ack that
+    only the woken sender can give."""
+    a, ack = Chan(1), Chan(1)
+    a.send(-1)
+    n = _LOST_WAKEUP_ROUNDS
+
+    def worker(i):
+        if i == 0:
+            for k in range(n):
+                a.send(k, timeout=20)      # full: sleeps until the pop below
+                ack.send(k)
+        else:
+            expect = -1
+            for k in range(n):
+                assert a.recv() == expect  # lands while the sender goes to sleep
+                got = _poll_recv(ack) if _GIL_DISABLED else ack.recv(timeout=20)
+                assert got == k
+                expect = k
+
+    run_threads(2, worker, timeout=100)
+
+
+@pytest.mark.timeout(120)
+def test_many_senders_on_a_full_ring():
     ch = Chan(1)
     n = 50_000
     total = [0]
@@ -735,3 +818,44 @@ def test_many_blocked_receivers_each_get_one():
     for t in threads:
         t.join(30)
     assert sorted(got) == list(range(16))
+
+
+# ---- signals reach a main thread blocked on a channel ----
+
+class _Interrupted(Exception):
+    pass
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="needs SIGUSR1")
+@pytest.mark.parametrize("op", ["recv", "send", "select", "nil"])
+def test_signal_handler_runs_while_main_thread_blocks(op):
+    import _thread
+    import signal
+
+    assert threading.current_thread() is threading.main_thread()
+
+    def handler(signum, frame):
+        raise _Interrupted()
+
+    old = signal.signal(signal.SIGUSR1, handler)
+    ch = Chan()
+    try:
+        timer = threading.Timer(0.05, _thread.interrupt_main, args=(signal.SIGUSR1,))
+        timer.start()
+        with pytest.raises(_Interrupted):
+            if op == "recv":
+                ch.recv(timeout=30)
+            elif op == "send":
+                ch.send("withdrawn", timeout=30)
+            elif op == "select":
+                gocore.select(ch.recv, (ch.send, 1), timeout=30)
+            else:
+                nilchan.recv(timeout=30)
+        timer.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    # The interrupted operation was withdrawn: nobody waits on ch any more.
+    with pytest.raises(TimeoutError):
+        ch.send(1, timeout=0)
+    with pytest.raises(TimeoutError):
+        ch.recv(timeout=0)

@@ -233,6 +233,24 @@ def test_bad_case_is_type_error_naming_it(bad):
     assert a.recv() == 1                    # nothing was consumed, channel intact
 
 
+def test_function_bound_to_a_foreign_object_is_rejected():
+    import types
+    fake = types.MethodType(Chan.recv, "not a channel")
+    with pytest.raises(TypeError, match="case 0"):
+        select(fake, default)
+    fake_send = types.MethodType(Chan.send, object())
+    with pytest.raises(TypeError, match="case 0"):
+        select((fake_send, 1), default)
+
+
+def test_subclass_channels_work_as_cases():
+    class MyChan(Chan):
+        pass
+    a = MyChan(1)
+    a.send(1)
+    assert select(a.recv) == (0, 1)
+
+
 def test_bare_send_method_is_type_error():
     a = Chan(1)
     with pytest.raises(TypeError, match=r"\(ch.send, value\)"):
