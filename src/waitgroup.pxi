@@ -147,6 +147,10 @@ cdef class WaitGroup:
     def _run(self, fn, args, kwargs):
         try:
             fn(*args, **kwargs)
+        except BaseException as exc:
+            # Report before done(): once wait() returns, the panic handler
+            # has already seen every exception of the group's goroutines.
+            _report_panic(exc)
         finally:
             self._add(-1)
 

@@ -13,7 +13,7 @@ import weakref
 import pytest
 
 import gocore
-from sync_helpers import fast_switch  # noqa: F401
+from helpers import fast_switch  # noqa: F401
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)

@@ -12,6 +12,7 @@ import weakref
 import pytest
 
 import gocore
+from helpers import wait_until
 from gocore import background, cause, todo, with_cancel, with_cancel_cause, with_deadline, with_timeout
 from gocore import with_value, without_cancel, context_after_func
 
@@ -27,14 +28,6 @@ def is_done(ctx):
 def wait_done(ctx, timeout=10.0):
     i, _ = gocore.select(ctx.done().recv, gocore.after(timeout).recv)
     assert i == 0, f"{ctx} not done after {timeout}s"
-
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
 
 
 class OtherContext(gocore.Context):

@@ -5,19 +5,7 @@ import time
 import pytest
 
 import gocore
-
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
-
-
-def block_on(ctx, timeout=30):
-    """Block until ctx ends (via the core's Semaphore ctx hook), then raise ctx.err()."""
-    gocore.Semaphore(0).acquire(1, ctx=ctx, timeout=timeout)
+from helpers import block_on, wait_until
 
 
 def test_zero_group_wait_returns():

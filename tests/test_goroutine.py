@@ -11,16 +11,8 @@ import weakref
 import pytest
 
 import gocore
+from helpers import wait_until
 from gocore import _gocore
-
-
-def wait_until(pred, timeout=10.0):
-    """Poll pred() until true; fail the test if it never becomes true."""
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
 
 
 @pytest.fixture

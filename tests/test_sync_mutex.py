@@ -14,7 +14,7 @@ import weakref
 import pytest
 
 import gocore
-from sync_helpers import busy, fast_switch  # noqa: F401  (fast_switch is a fixture)
+from helpers import busy, fast_switch  # noqa: F401  (fast_switch is a fixture)
 
 
 # ---- the threading.Lock contract, run against both implementations ----

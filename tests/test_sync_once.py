@@ -13,7 +13,7 @@ import weakref
 import pytest
 
 import gocore
-from sync_helpers import join_all, start_thread
+from helpers import join_all, start_thread
 
 
 # ---- Once.do ----

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import gocore
-from sync_helpers import fast_switch, join_all, start_thread  # noqa: F401
+from helpers import fast_switch, join_all, start_thread  # noqa: F401
 
 ZERO_STATE = (0, 0, 0, 0, 0, 0, 0)
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import gocore
-from sync_helpers import fast_switch, join_all, start_thread  # noqa: F401
+from helpers import fast_switch, join_all, start_thread  # noqa: F401
 
 
 def _try(sem, n, timeout=0.01):

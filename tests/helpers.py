@@ -1,4 +1,4 @@
-"""Helpers shared by the sync test files (tests/test_sync_*.py, test_atomic.py)."""
+"""Helpers shared by the test files (imported as `helpers`)."""
 import sys
 import threading
 import time
@@ -37,3 +37,19 @@ def join_all(threads, timeout=30.0):
         t.join(timeout)
         if t.is_alive():
             pytest.fail(f"thread still running after {timeout}s: deadlock or lost wake-up")
+
+
+def wait_until(pred, timeout=10.0):
+    """Poll pred() until true; fail the test if it never becomes true."""
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.002)
+
+
+def block_on(ctx, timeout=30):
+    """Block until ctx ends (via the core's Semaphore ctx hook), then raise ctx.err()."""
+    import gocore
+
+    gocore.Semaphore(0).acquire(1, ctx=ctx, timeout=timeout)
