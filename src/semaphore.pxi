@@ -100,7 +100,10 @@ cdef class Semaphore:
         if ctx is not None:
             err = ctx.err()
             if err is not None:
-                raise err       # a context already done fails even if weight is free
+                # A context already done fails even if weight is free.  The
+                # error instance is shared by a whole cancelled subtree (Go's
+                # sentinel), so drop any traceback an earlier raise left on it.
+                raise err.with_traceback(None)
         self._mu._lock()
         if self.size - self._cur >= weight and not self._waiters:
             self._cur += weight
@@ -141,7 +144,7 @@ cdef class Semaphore:
             elif not w.canceled:
                 raise TimeoutError(f"semaphore acquire of weight {weight} timed out")
         if w.canceled:
-            raise ctx.err()
+            raise ctx.err().with_traceback(None)
         return True
 
     cdef int _give_up(self, _SemWaiter w) except -1:

@@ -493,3 +493,19 @@ def test_stress_timeouts(race):
     assert sem._debug_state() == (0, 0)
     assert sem.try_acquire(size) is True
     sem.release(size)
+
+
+def test_ctx_error_traceback_does_not_grow_across_raises():
+    # Every context of a cancelled subtree shares one error instance (Go's
+    # sentinel); raising it again must not pile up earlier tracebacks.
+    import traceback
+
+    ctx, cancel = gocore.with_cancel(gocore.background())
+    cancel()
+    sem = gocore.Semaphore(1)
+    depths = []
+    for _ in range(3):
+        with pytest.raises(gocore.Canceled) as info:
+            sem.acquire(1, ctx=ctx)
+        depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+    assert depths[0] == depths[1] == depths[2]
