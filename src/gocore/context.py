@@ -122,11 +122,9 @@ class Context:
 
 # ---- the two roots ----
 
-class _EmptyCtx(Context):
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str) -> None:
-        self._name = name
+class _NeverDone(Context):
+    """A context that is never cancelled and has no deadline."""
+    __slots__ = ()
 
     def deadline(self) -> None:
         return None
@@ -136,6 +134,13 @@ class _EmptyCtx(Context):
 
     def err(self) -> None:
         return None
+
+
+class _EmptyCtx(_NeverDone):
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def value(self, key: Any) -> None:
         return None
@@ -355,20 +360,11 @@ class _ValueCtx(Context):
     __repr__ = __str__
 
 
-class _WithoutCancelCtx(Context):
+class _WithoutCancelCtx(_NeverDone):
     __slots__ = ("_parent",)
 
     def __init__(self, parent: Context) -> None:
         self._parent = parent
-
-    def deadline(self) -> None:
-        return None
-
-    def done(self):
-        return _chan_types()[1]
-
-    def err(self) -> None:
-        return None
 
     def value(self, key: Any) -> Any:
         return _value(self, key)
