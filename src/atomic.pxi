@@ -132,6 +132,7 @@ cdef class AtomicRef:
     # keeps a reader from taking a reference to an object a writer is freeing.
     cdef PyObject* _obj
     cdef int64_t _lock
+    cdef object _gc_anchor   # always None: makes the type GC-tracked (see _atomicref_traverse)
 
     def __cinit__(self):
         Py_INCREF(None)
@@ -195,3 +196,46 @@ cdef class AtomicRef:
 
     def __repr__(self):
         return f"AtomicRef({self.load()!r})"
+
+
+# ---- AtomicRef and the cyclic garbage collector ----
+#
+# The referenced object must be visible to the collector, or an AtomicRef
+# whose object refers back to it (an object holding its own current-config
+# ref, say) would never be freed.  Cython cannot traverse a raw PyObject*
+# field, so the type's tp_traverse and tp_clear are replaced here, reaching the
+# field by its offset (a cast to AtomicRef would touch the refcount of an
+# object the collector is examining).  The collector runs with the GIL held
+# (free-threaded: with the world stopped), so no method is half-way through.
+
+
+cdef Py_ssize_t _ref_offset      # where AtomicRef._obj sits inside the object
+
+
+cdef int _atomicref_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
+    cdef PyObject* obj = (<PyObject**>((<char*>o) + _ref_offset))[0]
+    if obj != NULL:
+        return visit(obj, arg)
+    return 0
+
+
+cdef int _atomicref_clear(PyObject* o) noexcept:
+    # Garbage: drop the reference (leaving None, so a finalizer that still
+    # looks at the AtomicRef finds a valid object).
+    cdef PyObject** slot = <PyObject**>((<char*>o) + _ref_offset)
+    cdef PyObject* old = slot[0]
+    Py_INCREF(None)
+    slot[0] = <PyObject*>None
+    Py_XDECREF(old)
+    return 0
+
+
+cdef _install_atomicref_gc_hooks():
+    global _ref_offset
+    cdef AtomicRef probe = AtomicRef.__new__(AtomicRef)
+    _ref_offset = <char*>&probe._obj - <char*><PyObject*>probe
+    (<PyTypeObject*>AtomicRef).tp_traverse = <traverseproc>_atomicref_traverse
+    (<PyTypeObject*>AtomicRef).tp_clear = <inquiry>_atomicref_clear
+
+
+_install_atomicref_gc_hooks()

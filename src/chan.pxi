@@ -1041,7 +1041,6 @@ nilchan = _make_nilchan()
 # only pauses threads between operations), so a collection never sees a
 # half-done push or pop.
 
-from cpython.object cimport PyTypeObject, traverseproc, inquiry, visitproc
 
 cdef Py_ssize_t _core_offset     # where ChanCore sits inside a Chan object
 

@@ -341,3 +341,29 @@ def test_store_load_sequentially_consistent(race):
 
     race(2, side)
     assert errors == []
+
+
+def test_atomicref_cycle_is_collected():
+    # The collector sees the referenced object: an object holding an
+    # AtomicRef to itself is freed once unreachable.
+    import gc
+    import weakref
+
+    class Holder:
+        pass
+
+    h = Holder()
+    h.ref = gocore.AtomicRef(h)
+    alive = weakref.ref(h)
+    del h
+    gc.collect()
+    assert alive() is None
+
+
+def test_atomicref_still_works_after_gc_passes():
+    import gc
+
+    r = gocore.AtomicRef([1])
+    gc.collect()
+    assert r.load() == [1]
+    assert r.swap("x") == [1] and r.load() == "x"
