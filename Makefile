@@ -8,7 +8,7 @@ STAMP := $(VENV)/.deps-installed
 SOURCES := $(wildcard src/*.pyx src/*.pxi src/*.pxd src/*.h) setup.py
 EXT_STAMP := src/gocore/.built-$(notdir $(VENV))
 
-.PHONY: all build test test-debug bench test-all dist clean
+.PHONY: all build test test-debug test-portable bench test-all dist clean
 
 all: build
 
@@ -34,12 +34,21 @@ test: build
 bench: build
 	$(PY) bench/run.py
 
-# The suite once more against a GOCORE_DEBUG build (race windows widened), built
-# out of tree in build/debug so it never replaces the normal in-place extension.
+# The suite against an out-of-tree build (build/NAME), so it never replaces
+# the normal in-place extension: $(call out_of_tree_test,NAME,ENV-ASSIGNMENTS)
+define out_of_tree_test
+	rm -rf build/$(1) build/$(1)-tmp && mkdir -p build/$(1) && cp -r src/gocore build/$(1)/ && rm -f build/$(1)/gocore/_gocore*.so
+	$(2) $(PY) setup.py --quiet build_ext --force --build-lib build/$(1) --build-temp build/$(1)-tmp
+	$(PY) -m pytest tests -q -p no:cacheprovider -o pythonpath=build/$(1)
+endef
+
+# GOCORE_DEBUG widens the race windows at the sync core's protocol gaps.
 test-debug: $(STAMP)
-	rm -rf build/debug && mkdir -p build/debug && cp -r src/gocore build/debug/ && rm -f build/debug/gocore/_gocore*.so
-	GOCORE_DEBUG=1 $(PY) setup.py --quiet build_ext --force --build-lib build/debug --build-temp build/debug-tmp
-	$(PY) -m pytest tests -q -p no:cacheprovider -o pythonpath=build/debug
+	$(call out_of_tree_test,debug,GOCORE_DEBUG=1)
+
+# The parker's portable mutex + condition variable path (macOS, BSDs) on this machine.
+test-portable: $(STAMP)
+	$(call out_of_tree_test,portable,CFLAGS=-DGOCORE_PARK_CONDVAR)
 
 # Every CPython 3.10+ that pyenv (or PATH) offers, one venv each, a line per version.
 test-all:

@@ -63,8 +63,10 @@ static inline void gocore_unpark(gocore_parker *p) {
     WakeByAddressSingle((PVOID)&p->word);
 }
 
-#elif defined(__linux__)
-/* ---- Linux: futex on the word ---- */
+#elif defined(__linux__) && !defined(GOCORE_PARK_CONDVAR)
+/* ---- Linux: futex on the word ----
+ * (GOCORE_PARK_CONDVAR selects the portable fallback below instead, so the
+ * path macOS and the BSDs take can be tested on Linux too.) */
 #include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
