@@ -29,24 +29,25 @@ def test_mutex_with_threading(benchmark):
 
 
 # ---- acquire/release ----
-def _acq_loop(lock, n=1000):
-    acquire, release = lock.acquire, lock.release
-
+def _pair_loop(first, second, n=1000):
+    """n rounds of first(); second() — e.g. acquire/release, rlock/runlock."""
     def run():
         for _ in range(n):
-            acquire()
-            release()
+            first()
+            second()
     return run
 
 
 def test_mutex_acquire_gocore(benchmark):
     compare(benchmark, "Mutex acquire+release", "gocore", per=1000)
-    benchmark(_acq_loop(gocore.Mutex()))
+    mu = gocore.Mutex()
+    benchmark(_pair_loop(mu.acquire, mu.release))
 
 
 def test_mutex_acquire_threading(benchmark):
     compare(benchmark, "Mutex acquire+release", "threading.Lock", baseline=True, per=1000)
-    benchmark(_acq_loop(threading.Lock()))
+    lock = threading.Lock()
+    benchmark(_pair_loop(lock.acquire, lock.release))
 
 
 # ---- contended: 2 threads x 100,000 with-blocks ----
@@ -96,24 +97,16 @@ class CondRWLock:
                 self._cond.notify_all()
 
 
-def _rlock_loop(rw, n=1000):
-    rlock, runlock = rw.rlock, rw.runlock
-
-    def run():
-        for _ in range(n):
-            rlock()
-            runlock()
-    return run
-
-
 def test_rwmutex_rlock_gocore(benchmark):
     compare(benchmark, "RWMutex rlock+runlock", "gocore", per=1000)
-    benchmark(_rlock_loop(gocore.RWMutex()))
+    rw = gocore.RWMutex()
+    benchmark(_pair_loop(rw.rlock, rw.runlock))
 
 
 def test_rwmutex_rlock_condition(benchmark):
     compare(benchmark, "RWMutex rlock+runlock", "Condition RW lock", baseline=True, per=1000)
-    benchmark(_rlock_loop(CondRWLock()))
+    rw = CondRWLock()
+    benchmark(_pair_loop(rw.rlock, rw.runlock))
 
 
 # ---- AtomicInt.add vs a locked counter (and cereggii where it installs) ----
