@@ -13,13 +13,9 @@ cdef extern from "gocore_atomic.h" nogil:
     bint gocore_cas(int64_t* p, int64_t expected, int64_t desired)
     int64_t gocore_and(int64_t* p, int64_t m)
     int64_t gocore_or(int64_t* p, int64_t m)
-    void* gocore_load_ptr(void** p)
-    void* gocore_swap_ptr(void** p, void* v)
-    bint gocore_cas_ptr(void** p, void* expected, void* desired)
     void gocore_cpu_relax()
     void gocore_os_yield()
     void gocore_spin_lock(int64_t* l)
-    bint gocore_spin_trylock(int64_t* l)
     void gocore_spin_unlock(int64_t* l)
 
 cdef extern from "gocore_park.h" nogil:

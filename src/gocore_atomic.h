@@ -38,15 +38,6 @@ static __forceinline int gocore_cas(int64_t *p, int64_t expected, int64_t desire
 }
 static __forceinline int64_t gocore_and(int64_t *p, int64_t m) { return InterlockedAnd64((volatile LONG64 *)p, m); }
 static __forceinline int64_t gocore_or(int64_t *p, int64_t m) { return InterlockedOr64((volatile LONG64 *)p, m); }
-static __forceinline void *gocore_load_ptr(void **p) {
-    return InterlockedCompareExchangePointer((PVOID volatile *)p, NULL, NULL);
-}
-static __forceinline void *gocore_swap_ptr(void **p, void *v) {
-    return InterlockedExchangePointer((PVOID volatile *)p, v);
-}
-static __forceinline int gocore_cas_ptr(void **p, void *expected, void *desired) {
-    return InterlockedCompareExchangePointer((PVOID volatile *)p, desired, expected) == expected;
-}
 static __forceinline void gocore_cpu_relax(void) { YieldProcessor(); }
 
 #else
@@ -63,11 +54,6 @@ static inline int gocore_cas(int64_t *p, int64_t expected, int64_t desired) {
 }
 static inline int64_t gocore_and(int64_t *p, int64_t m) { return __atomic_fetch_and(p, m, __ATOMIC_SEQ_CST); }
 static inline int64_t gocore_or(int64_t *p, int64_t m) { return __atomic_fetch_or(p, m, __ATOMIC_SEQ_CST); }
-static inline void *gocore_load_ptr(void **p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline void *gocore_swap_ptr(void **p, void *v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
-static inline int gocore_cas_ptr(void **p, void *expected, void *desired) {
-    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
-}
 static inline void gocore_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -98,9 +84,6 @@ static inline void gocore_spin_lock(int64_t *l) {
         else
             gocore_os_yield();
     }
-}
-static inline int gocore_spin_trylock(int64_t *l) {
-    return gocore_load_relaxed(l) == 0 && gocore_cas(l, 0, 1);
 }
 static inline void gocore_spin_unlock(int64_t *l) { gocore_store_release(l, 0); }
 
