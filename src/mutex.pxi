@@ -225,18 +225,15 @@ cdef class Mutex:
             return 0
         return mutex_unlock_checked(&self._state, &self._sema)
 
+    # The Python-visible methods below call the inline helpers, which the C
+    # compiler folds back in: each stays one CAS on the uncontended path.
     def lock(self):
         """Block until the mutex is held by the caller."""
-        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
-            return
-        with nogil:
-            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        self._lock()
 
     def unlock(self):
         """Release the mutex; RuntimeError if it is not locked."""
-        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
-            return
-        mutex_unlock_checked(&self._state, &self._sema)
+        self._unlock()
 
     def try_lock(self):
         """Take the mutex if that needs no waiting; return whether it did."""
@@ -270,23 +267,16 @@ cdef class Mutex:
 
     def release(self):
         """``threading.Lock.release``: unlock; RuntimeError if not locked."""
-        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
-            return
-        mutex_unlock_checked(&self._state, &self._sema)
+        self._unlock()
 
     @cython.binding(True)
     def __enter__(self):
-        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
-            return True
-        with nogil:
-            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        self._lock()
         return True
 
     @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
-        if gocore_cas(&self._state, MUTEX_LOCKED, 0):
-            return
-        mutex_unlock_checked(&self._state, &self._sema)
+        self._unlock()
 
     def __repr__(self):
         return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
