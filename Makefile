@@ -15,11 +15,23 @@ all: build
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# What the tests and benchmarks need, one package a line (required: the run fails without it).
+TEST_DEPS := \
+	"setuptools>=77" \
+	"Cython>=3.1" \
+	"pytest>=7" \
+	"pytest-timeout>=2.1" \
+	"hypothesis>=6" \
+	"pytest-benchmark>=4" \
+	"mypy>=1.10"
+# Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
+OPTIONAL_DEPS := \
+	cereggii
+
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "setuptools>=77" "Cython>=3.1" "pytest>=7" "pytest-timeout>=2.1" "hypothesis>=6" "pytest-benchmark>=4" "mypy>=1.10"
-	@# cereggii is only a benchmark baseline: a platform it does not install on just loses that row.
-	-$(PY) -m pip install --quiet cereggii 2>/dev/null
+	$(PY) -m pip install --quiet $(TEST_DEPS)
+	-for dep in $(OPTIONAL_DEPS); do $(PY) -m pip install --quiet "$$dep" 2>/dev/null || echo "optional: $$dep did not install"; done
 	touch $(STAMP)
 
 $(EXT_STAMP): $(STAMP) $(SOURCES)
