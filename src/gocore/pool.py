@@ -14,9 +14,9 @@ creations and destructions are in flight.
 from __future__ import annotations
 
 import contextlib
-from time import monotonic
 from typing import Any, Callable, Generic, Iterator, List, Optional, Tuple, TypeVar
 
+from gocore import _clock
 from gocore._gocore import Cond, Mutex
 
 __all__ = ["Pool"]
@@ -85,7 +85,7 @@ class Pool(Generic[T]):
         if timeout is not None:
             if not (timeout >= 0):
                 raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
-            deadline = monotonic() + timeout
+            deadline = _clock.now() + timeout
         else:
             deadline = None
         mu = self._mu
@@ -99,7 +99,7 @@ class Pool(Generic[T]):
                         raise RuntimeError("get from a closed Pool")
                     if self._idle:
                         obj, since = self._idle.pop()
-                        if self._max_age is not None and monotonic() - since > self._max_age:
+                        if self._max_age is not None and _clock.now() - since > self._max_age:
                             # Too old: destroy it (outside the lock) and look
                             # again.  Its slot stays counted until destroy()
                             # has returned, so a replacement never coexists
@@ -114,7 +114,7 @@ class Pool(Generic[T]):
                     if deadline is None:
                         self._cond.wait()
                     else:
-                        left = deadline - monotonic()
+                        left = deadline - _clock.now()
                         if left <= 0 or not self._cond.wait(left):
                             if not self._idle and not (self._live < self._limit) and not self._closed:
                                 raise TimeoutError(f"Pool.get timed out after {timeout} s")
@@ -140,7 +140,7 @@ class Pool(Generic[T]):
             raise ValueError("cannot put None into a Pool")
         with self._mu:
             if not self._closed:
-                self._idle.append((obj, monotonic()))
+                self._idle.append((obj, _clock.now()))
                 self._cond.signal()
                 return
         try:
