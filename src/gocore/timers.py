@@ -92,13 +92,20 @@ class _Entry:
         return self.queue.cancel(self)
 
 
-def _run_callbacks(due: List[Callable[[], object]]) -> None:
+def _run_callbacks(due: List[Callable[[], object]]) -> bool:
+    """Run timer callbacks; False only if every one reported (by returning
+    False) that it woke nobody, which lets a test clock skip waiting for
+    the woken to settle."""
+    woke = False
     for callback in due:
         try:
-            callback()
+            if callback() is not False:
+                woke = True
         except BaseException:
+            woke = True
             print("Exception in a gocore timer callback:", file=sys.stderr)
             traceback.print_exc()
+    return woke
 
 
 class _Heap:
@@ -359,21 +366,22 @@ class _TimerState(_Guarded):
         q = _current
         self.entry = q.schedule(q.now() + seconds, partial(self.fire, self.gen))
 
-    def fire(self, gen: int) -> None:
+    def fire(self, gen: int) -> Optional[bool]:
+        # False: woke nobody (see _run_callbacks).
         c = None                           # released after the lock: see _chan_dropped
         with self._lock():
             entry = self.entry
             if gen != self.gen or entry is None:
-                return                     # stopped or re-armed meanwhile
+                return False               # stopped or re-armed meanwhile
             self.entry = None
             fn = self.fn
             if fn is None:
                 c = self.chan() if self.chan is not None else None
-                if c is not None:
-                    # c is empty: every stop/reset drains it, and only this fires.
-                    c._try_send(entry.queue.now())
-                return
+                # c is empty: every stop/reset drains it, and only this fires.
+                # A value left in the buffer went to no waiting receiver.
+                return c is not None and c._try_send(entry.queue.now()) and len(c) == 0
         _spawn(fn)
+        return None
 
     def stop_locked(self) -> bool:
         pending = False
@@ -510,21 +518,25 @@ class _TickerState(_Guarded):
         self.next = q.now() + period
         self.entry = q.schedule(self.next, partial(self.tick, self.gen))
 
-    def tick(self, gen: int) -> None:
+    def tick(self, gen: int) -> bool:
+        # False: woke nobody (see _run_callbacks).
         c = None                           # released after the lock: see _chan_dropped
         with self._lock():
             entry = self.entry
             if gen != self.gen or entry is None:
-                return
+                return False
             c = self.chan()
             if c is None:                  # nobody can receive: stop for good
                 self.entry = None
-                return
+                return False
             q = entry.queue
             now = q.now()
-            c._try_send(now)               # dropped when the reader is behind
+            # Dropped when the reader is behind; a tick left in the buffer
+            # went to no waiting receiver.
+            woke = c._try_send(now) and len(c) == 0
             self.next = _next_tick(self.next, self.period, now)
             self.entry = q.schedule(self.next, partial(self.tick, gen))
+            return woke
 
     def stop_locked(self) -> None:
         if self.entry is not None:

@@ -1,0 +1,349 @@
+"""A test clock for gocore (Go's ``testing/synctest``): ``fake_clock()``.
+
+Inside ``with fake_clock() as clock:`` everything in gocore that reads time
+reads a virtual clock that starts at the real ``time.monotonic()`` and moves
+only when told:
+
+* the Python layer (timers, context deadlines, pools, the rate limiter and
+  the breakers) reads ``_clock.now()``, whose source is swapped here;
+* new timers go to a heap of this clock's own (``timers._current``), which no
+  thread serves: ``advance`` pops what falls due and runs the callbacks on
+  the advancing thread, in deadline order;
+* the core's ``timeout=`` waits read the virtual time through one C global
+  (``_gocore._fake_clock_set``) and park in short real slices, re-checking
+  their virtual deadline; the earliest such deadline counts as a pending
+  timer for ``auto_advance``.
+
+Leaving the block closes the heap (no timer of the block fires later, not
+even on the real clock) and puts the real clock back.
+
+"Every goroutine is blocked" is asked of ``_all_blocked`` below; see there.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from gocore import _clock, _gocore, timers
+from gocore.timers import Seconds, _Heap, _run_callbacks, _seconds
+
+__all__ = ["FakeClock", "fake_clock"]
+
+# How often the waiting loops below look again (real seconds).
+_POLL = 0.0005
+
+_install_lock = threading.Lock()
+
+
+# ---- "every goroutine is blocked" ----
+
+def _core_hook(name: str) -> Optional[Callable[..., Any]]:
+    return getattr(_gocore, name, None)
+
+
+# A thread that ran for this long between two looks was not blocked.  Larger
+# than what a core wait polling its virtual deadline burns per look, far
+# smaller than a look's interval, which is what a runnable thread gets.
+_RAN_NS = 200_000
+
+
+def _look(skip: set) -> Optional[Dict[int, Tuple[bytes, int]]]:
+    """State letter and CPU nanoseconds of every thread not in `skip`, from
+    /proc; None where there is no /proc."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    seen = {}
+    for name in tids:
+        tid = int(name)
+        if tid in skip:
+            continue
+        try:
+            with open(f"/proc/self/task/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:                    # the thread just exited
+            continue
+        close = stat.rindex(b")")
+        fields = stat[close + 2:].split()
+        try:
+            with open(f"/proc/self/task/{name}/schedstat", "rb") as f:
+                cpu = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            cpu = (int(fields[11]) + int(fields[12])) * 10_000_000   # utime+stime ticks
+        seen[tid] = (fields[0], cpu)
+    return seen
+
+
+class _Quiet:
+    """Answers "is every other thread blocked?" by successive looks.
+
+    Provisional: a goroutine registry in the core answers this exactly
+    (``_all_goroutines_blocked``) and replaces it when present.  Without
+    one, a thread counts as blocked when it is asleep in the kernel (not
+    "R": running or runnable) and burned no CPU since the previous look.
+    The CPU test matters on GIL builds: a busy thread that had to give the
+    GIL to the looker sleeps on the GIL during the look, but it ran between
+    looks, while the looker slept.  A thread in time.sleep or I/O counts as
+    blocked here (the registry knows better)."""
+
+    def __init__(self, exclude: Iterable[int]) -> None:
+        self._skip = set(exclude)
+        self._prev: Optional[Dict[int, Tuple[bytes, int]]] = None
+        self._frames: Optional[Dict[int, Tuple[int, int]]] = None
+
+    def blocked(self) -> bool:
+        registry = _core_hook("_all_goroutines_blocked")
+        if registry is not None:
+            return bool(registry())
+        now = _look(self._skip)
+        if now is None:
+            return self._frames_still()
+        prev, self._prev = self._prev, now
+        if prev is None:
+            return False
+        for tid, (state, cpu) in now.items():
+            if state == b"R":
+                return False
+            before = prev.get(tid)
+            if before is None or cpu - before[1] > _RAN_NS:
+                return False
+        return True
+
+    def _frames_still(self) -> bool:
+        # No /proc: no thread's Python frame moved since the last look.
+        me = threading.get_ident()
+        now = {
+            ident: (id(frame), frame.f_lasti)
+            for ident, frame in sys._current_frames().items()
+            if ident != me
+        }
+        still, self._frames = now == self._frames, now
+        return still
+
+
+def _wait_quiet(exclude: Iterable[int], stop: Callable[[], bool],
+                timeout: Optional[float] = None, polls: int = 3) -> bool:
+    """Wait until `polls` consecutive looks find everything blocked.  False
+    if `timeout` (real seconds) passes or `stop()` turns true first."""
+    quiet = _Quiet(exclude)
+    end = None if timeout is None else time.monotonic() + timeout
+    run = 0
+    while True:
+        if quiet.blocked():
+            run += 1
+            if run >= polls:
+                return True
+        else:
+            run = 0
+        if stop() or (end is not None and time.monotonic() >= end):
+            return False
+        time.sleep(_POLL)                  # releases the GIL: woken threads run
+
+
+# ---- the clock ----
+
+class _FakeHeap(_Heap):
+    """A heap on the virtual clock; the clock pops it, no thread serves it."""
+
+    def __init__(self, clock: "FakeClock") -> None:
+        super().__init__()
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock._now
+
+
+def _ns(t: float) -> int:
+    return int(round(t * 1e9))
+
+
+class FakeClock:
+    """Virtual time for gocore; made by ``gocore.testing.fake_clock()``.
+
+    Example::
+
+        with gocore.testing.fake_clock() as clock:
+            ctx, cancel = gocore.with_timeout(gocore.background(), 3600)
+            clock.advance(3600)
+            assert ctx.err() is not None
+    """
+
+    def __init__(self, auto_advance: bool = False) -> None:
+        if not isinstance(auto_advance, bool):
+            raise TypeError(f"auto_advance must be a bool, not {type(auto_advance).__name__}")
+        self._auto = auto_advance
+        self._now = time.monotonic()
+        self._heap = _FakeHeap(self)
+        # One advance at a time (a test thread and the auto-advance driver).
+        self._advancing = threading.RLock()
+        self._active = False
+        self._stopping = False
+        self._owner = 0                    # native id of the thread that entered the block
+        self._driver: Optional[threading.Thread] = None
+
+    # -- reading --
+
+    def now(self) -> float:
+        """The virtual ``time.monotonic()``."""
+        return self._now
+
+    # -- moving --
+
+    def advance(self, seconds: Seconds) -> None:
+        """Move the clock `seconds` forward, firing what falls due on the
+        way in deadline order; returns once every goroutine woken has
+        finished or is blocked again."""
+        s = _seconds(seconds)
+        if s < 0:
+            raise ValueError(f"cannot advance the clock by a negative duration: {seconds!r}")
+        if math.isinf(s):
+            raise ValueError("cannot advance the clock by an infinite duration")
+        with self._advancing:
+            self._check_active()
+            self._advance_to(self._now + s)
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every goroutine is blocked (synctest's ``Wait``);
+        False if `timeout` real seconds pass first."""
+        if timeout is not None:
+            timeout = _seconds(timeout, "timeout")
+            if timeout < 0:
+                raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
+        self._check_active()
+        return _wait_quiet([threading.get_native_id()], lambda: self._stopping, timeout)
+
+    def _check_active(self) -> None:
+        if not self._active:
+            raise RuntimeError("the fake clock is not installed (use it inside its with block)")
+
+    def _next_due(self) -> Optional[float]:
+        """The earliest pending virtual deadline: a timer, or a core wait."""
+        nxt = self._heap.next_deadline()
+        core_next = _core_hook("_fake_clock_next")
+        if core_next is not None:
+            ns = core_next()
+            if ns is not None:
+                t = ns / 1e9
+                if nxt is None or t < nxt:
+                    nxt = t
+        return nxt
+
+    def _core_due(self) -> int:
+        """Core waits whose virtual deadline has passed but that have not
+        yet seen it (they poll in short real slices)."""
+        core_due = _core_hook("_fake_clock_due")
+        return core_due() if core_due is not None else 0
+
+    def _set_now(self, t: float) -> None:
+        self._now = t
+        core_set = _core_hook("_fake_clock_set")
+        if core_set is not None:
+            core_set(_ns(t))
+
+    def _advance_to(self, target: float) -> None:
+        # _advancing held.  Step from deadline to deadline, letting what each
+        # step woke run until it blocks again, so a timer armed by a woken
+        # goroutine inside the window fires in its place in the order.
+        while not self._stopping:
+            nxt = self._next_due()
+            if nxt is None or nxt > target:
+                break
+            if nxt > self._now:
+                self._set_now(nxt)
+            with self._heap._mu:
+                due = self._heap._pop_due_locked(self._now)
+            woke = _run_callbacks(due)
+            due = []
+            if woke or self._core_due():
+                self._settle()
+        if target > self._now:
+            self._set_now(target)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait until the core's waits that came due have seen it, then until
+        everything else is blocked."""
+        while self._core_due() and not self._stopping:
+            time.sleep(_POLL)
+        _wait_quiet([threading.get_native_id()], lambda: self._stopping)
+
+    def _drive(self) -> None:
+        # auto_advance: when everything (the block's own thread included) is
+        # blocked and something is pending, jump to it.
+        me = threading.get_native_id()
+        stopping = lambda: self._stopping
+        while not self._stopping:
+            if self._next_due() is None or not _wait_quiet([me], stopping, timeout=0.05):
+                time.sleep(_POLL)
+                continue
+            with self._advancing:
+                if self._stopping:
+                    break
+                nxt = self._next_due()
+                if nxt is not None:
+                    self._advance_to(max(nxt, self._now))
+
+    # -- the block --
+
+    def _install(self) -> None:
+        with _install_lock:
+            if timers._current is not timers._queue:
+                raise RuntimeError("fake_clock blocks do not nest")
+            self._now = time.monotonic()
+            self._set_now(self._now)       # the core's clock first: see _uninstall
+            _clock._source = self.now
+            timers._current = self._heap
+            self._active = True
+            self._owner = threading.get_native_id()
+        if self._auto:
+            self._driver = threading.Thread(target=self._drive, name="gocore-fake-clock", daemon=True)
+            self._driver.start()
+
+    def _uninstall(self) -> None:
+        self._stopping = True
+        if self._driver is not None:
+            self._driver.join()
+        with self._advancing, _install_lock:
+            self._active = False
+            # Close first: a timer of the block must not fire, neither here
+            # nor later on the real clock.
+            self._heap.close()
+            timers._current = timers._queue
+            _clock._source = time.monotonic
+            core_set = _core_hook("_fake_clock_set")
+            if core_set is not None:
+                core_set(None)
+
+    def __enter__(self) -> "FakeClock":
+        self._install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._uninstall()
+
+    def __repr__(self) -> str:
+        state = "active" if self._active else "inactive"
+        return f"<gocore.testing.FakeClock {state} now={self._now:.6f}>"
+
+
+def fake_clock(auto_advance: bool = False) -> FakeClock:
+    """Virtual time for every gocore timer, deadline and ``timeout=`` inside
+    a ``with`` block (Go's ``testing/synctest``).  The clock starts at the
+    real ``time.monotonic()`` and moves only by ``clock.advance(seconds)``;
+    with ``auto_advance=True`` it also jumps to the next pending timer
+    whenever every goroutine is blocked.  After the block the real clock is
+    back and no timer armed inside it fires.
+
+    Example::
+
+        with gocore.testing.fake_clock() as clock:
+            t = gocore.after(60)
+            clock.advance(60)
+            assert t.recv() == clock.now()
+    """
+    return FakeClock(auto_advance)
