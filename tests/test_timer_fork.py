@@ -75,7 +75,7 @@ CHILD_CHECKS = textwrap.dedent(
             time.sleep(0.005)
         if status != 0:
             failures += 1
-        break                          # one hung child is enough
+            break                      # one failed child is enough
     stop.set()
     print("failures", failures)
     sys.exit(1 if failures else 0)
