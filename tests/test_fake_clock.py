@@ -1,0 +1,217 @@
+"""gocore.testing.fake_clock: virtual time for timers, deadlines and timeouts."""
+import threading
+import time
+
+import pytest
+
+import gocore
+from gocore import (
+    Chan, DeadlineExceeded, Mutex, Ticker, Timer, WaitGroup, after, after_func, background, go,
+    with_deadline, with_timeout,
+)
+from gocore import _clock
+from gocore import timers as _timers
+from gocore.testing import fake_clock
+
+
+# ---- the clock itself ----
+
+def test_starts_at_the_real_clock_and_moves_only_by_advance():
+    before = time.monotonic()
+    with fake_clock() as clock:
+        t0 = clock.now()
+        assert before <= t0 <= time.monotonic()
+        time.sleep(0.01)
+        assert clock.now() == t0 == _clock.now()
+        clock.advance(2.5)
+        assert clock.now() == t0 + 2.5 == _clock.now()
+        clock.advance(0)
+        assert clock.now() == t0 + 2.5
+    assert _clock.now() >= before                # the real clock is back
+    assert _timers._current is _timers._queue
+
+
+def test_bad_arguments_and_misuse():
+    with fake_clock() as clock:
+        with pytest.raises(ValueError):
+            clock.advance(-1)
+        with pytest.raises(TypeError):
+            clock.advance("1")
+        with pytest.raises(ValueError):
+            clock.advance(float("nan"))
+        with pytest.raises(RuntimeError, match="nest"):
+            with fake_clock():
+                pass
+        clock.advance(1)                         # still usable
+    with pytest.raises(RuntimeError, match="not installed"):
+        clock.advance(1)
+    with pytest.raises(TypeError):
+        fake_clock(auto_advance=1)
+
+
+# ---- timers ----
+
+def test_after_fires_exactly_at_its_deadline_with_the_virtual_time():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        c = after(60)
+        clock.advance(59.999)
+        assert c._try_recv() == (None, None)
+        clock.advance(0.001)
+        assert c._try_recv() == (t0 + 60, True)
+
+
+def test_advance_fires_in_deadline_order_across_one_call():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        fired = []
+        for d in (5, 1, 3, 2, 4, 3):
+            after_func(d, lambda d=d: fired.append((d, clock.now() - t0)))
+        clock.advance(10)
+        # after_func runs in a goroutine; advance waits until it has run.
+        assert fired == [(1, 1), (2, 2), (3, 3), (3, 3), (4, 4), (5, 5)]
+
+
+def test_a_timer_armed_by_a_woken_goroutine_fires_in_its_place():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        seen = []
+        done = Chan(1)
+
+        def worker():
+            for _ in range(3):
+                after(4).recv()
+                seen.append(clock.now() - t0)
+            done.send(True)
+
+        go(worker)
+        clock.wait_idle()                        # parked on its first after(4)
+        clock.advance(12)
+        assert done.recv() is True
+        assert seen == [4, 8, 12]
+
+
+def test_ticker_ticks_on_the_virtual_schedule_and_drops_for_a_slow_reader():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        tk = Ticker(1)
+        clock.advance(0.5)
+        assert tk.c._try_recv() == (None, None)
+        clock.advance(0.5)
+        assert tk.c._try_recv() == (t0 + 1, True)
+        clock.advance(3)                         # ticks at 2, 3, 4: the buffer keeps 2
+        assert tk.c._try_recv() == (t0 + 2, True)
+        assert tk.c._try_recv() == (None, None)
+        tk.reset(10)
+        clock.advance(9)
+        assert tk.c._try_recv() == (None, None)
+        clock.advance(1)
+        assert tk.c._try_recv() == (t0 + 14, True)
+        tk.stop()
+        clock.advance(100)
+        assert tk.c._try_recv() == (None, None)
+
+
+def test_timer_stop_and_reset_on_the_virtual_clock():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        t = Timer(10)
+        clock.advance(5)
+        assert t.reset(10) is True               # now due at t0 + 15
+        clock.advance(9)
+        assert t.c._try_recv() == (None, None)
+        clock.advance(1)
+        assert t.c._try_recv() == (t0 + 15, True)
+        assert t.reset(1) is False
+        assert t.stop() is True
+        clock.advance(5)
+        assert t.c._try_recv() == (None, None)
+        assert t.stop() is False
+
+
+def test_context_timeout_and_deadline():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        ctx, cancel = with_timeout(background(), 3600)
+        assert ctx.deadline() == t0 + 3600
+        dctx, dcancel = with_deadline(background(), t0 + 10)
+        clock.advance(9.5)
+        assert dctx.err() is None
+        clock.advance(0.5)
+        assert isinstance(dctx.err(), DeadlineExceeded)
+        clock.advance(3589.999)
+        assert ctx.err() is None
+        clock.advance(0.001)
+        assert isinstance(ctx.err(), DeadlineExceeded)
+        cancel()
+        dcancel()
+
+
+def test_auto_advance_runs_an_hour_long_timeout_at_once():
+    real0 = time.monotonic()
+    with fake_clock(auto_advance=True) as clock:
+        t0 = clock.now()
+        ctx, cancel = with_timeout(background(), 3600)
+        ctx.done().recv()                        # the clock jumps when we block
+        assert isinstance(ctx.err(), DeadlineExceeded)
+        assert clock.now() == t0 + 3600
+        cancel()
+    assert time.monotonic() - real0 < 60         # not an hour
+
+
+def test_auto_advance_steps_through_goroutines_in_order():
+    with fake_clock(auto_advance=True) as clock:
+        t0 = clock.now()
+        out = Chan(10)
+
+        def sleeper(d):
+            after(d).recv()
+            out.send((d, clock.now() - t0))
+
+        for d in (30, 10, 20):
+            go(sleeper, d)
+        got = [out.recv() for _ in range(3)]
+        assert got == [(10, 10), (20, 20), (30, 30)]
+
+
+def test_nothing_armed_in_the_block_fires_after_it():
+    ran = []
+    with fake_clock() as clock:
+        c = after(0.01)
+        t = Timer(0.02)
+        tk = Ticker(0.01)
+        after_func(0.01, lambda: ran.append(1))
+        ctx, cancel = with_timeout(background(), 0.01)
+    time.sleep(0.1)                              # far beyond every deadline, real time
+    assert c._try_recv() == (None, None)
+    assert t.c._try_recv() == (None, None)
+    assert tk.c._try_recv() == (None, None)
+    assert ran == []
+    assert ctx.err() is None
+    cancel()
+    # The real clock serves new timers again, also re-armed block timers.
+    t.reset(0.01)
+    assert isinstance(t.c.recv(timeout=30), float)
+    assert isinstance(after(0.01).recv(timeout=30), float)
+
+
+def test_real_timers_keep_real_time_during_a_block():
+    c = after(0.05)
+    with fake_clock():
+        assert isinstance(c.recv(timeout=30), float)
+
+
+def test_wait_idle_returns_once_goroutines_are_blocked():
+    with fake_clock() as clock:
+        ch = Chan()
+        started = Chan(1)
+
+        def worker():
+            started.send(True)
+            ch.recv()
+
+        go(worker)
+        started.recv()
+        assert clock.wait_idle(timeout=30) is True
+        ch.send(1)
+        assert clock.wait_idle(timeout=30) is True
