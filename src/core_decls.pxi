@@ -27,3 +27,13 @@ cdef extern from "gocore_park.h" nogil:
     void gocore_parker_destroy(gocore_parker* p)
     bint gocore_park(gocore_parker* p, int64_t deadline)
     void gocore_unpark(gocore_parker* p)
+
+cdef extern from "gocore_clock.h" nogil:
+    int64_t gocore_now()
+    bint gocore_park_until(gocore_parker* p, int64_t deadline)
+    int gocore_park_sliced(gocore_parker* p, int64_t deadline, int64_t slice_end)
+    void gocore_fake_install(int64_t now)
+    void gocore_fake_remove()
+    void gocore_fake_advance(int64_t now)
+    int64_t gocore_fake_next()
+    int64_t gocore_fake_due()
