@@ -26,7 +26,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 
 from gocore import _clock, _gocore, timers
 from gocore.timers import Seconds, _Heap, _run_callbacks, _seconds
@@ -51,7 +51,7 @@ def _core_hook(name: str) -> Optional[Callable[..., Any]]:
 _RAN_NS = 200_000
 
 
-def _look(skip: set) -> Optional[Dict[int, Tuple[bytes, int]]]:
+def _look(skip: Set[int]) -> Optional[Dict[int, Tuple[bytes, int]]]:
     """State letter and CPU nanoseconds of every thread not in `skip`, from
     /proc; None where there is no /proc."""
     try:
