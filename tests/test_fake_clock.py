@@ -215,3 +215,17 @@ def test_wait_idle_returns_once_goroutines_are_blocked():
         assert clock.wait_idle(timeout=30) is True
         ch.send(1)
         assert clock.wait_idle(timeout=30) is True
+
+
+def test_timers_due_at_once_fire_without_advancing():
+    with fake_clock() as clock:
+        t0 = clock.now()
+        assert after(0).recv(timeout=None) == t0
+        assert after(-5).recv() == t0
+        t = Timer(10)
+        t.reset(0)
+        assert t.c.recv() == t0
+        done = Chan(1)
+        after_func(0, lambda: done.send(clock.now()))
+        assert done.recv() == t0
+        assert clock.now() == t0

@@ -29,7 +29,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 
 from gocore import _clock, _gocore, timers
-from gocore.timers import Seconds, _Heap, _run_callbacks, _seconds
+from gocore.timers import Seconds, _Entry, _Heap, _run_callbacks, _seconds
 
 __all__ = ["FakeClock", "fake_clock"]
 
@@ -157,6 +157,19 @@ class _FakeHeap(_Heap):
     def now(self) -> float:
         return self._clock._now
 
+    def _pushed_locked(self, entry: _Entry) -> None:
+        # Due already (after(0), a negative duration): nobody needs to move
+        # the clock for it, so the clock's thread fires it.  Event.set takes
+        # none of gocore's locks.
+        if entry.when <= self._clock._now:
+            self._clock._kick.set()
+
+    def due_now(self) -> bool:
+        with self._mu:
+            self._reap_locked()
+            top = self._top_locked()
+            return top is not None and top <= self._clock._now
+
 
 def _ns(t: float) -> int:
     return int(round(t * 1e9))
@@ -185,6 +198,7 @@ class FakeClock:
         self._stopping = False
         self._owner = 0                    # native id of the thread that entered the block
         self._driver: Optional[threading.Thread] = None
+        self._kick = threading.Event()     # a timer is due at the current time
 
     # -- reading --
 
@@ -273,13 +287,23 @@ class FakeClock:
         _wait_quiet([threading.get_native_id()], lambda: self._stopping)
 
     def _drive(self) -> None:
-        # auto_advance: when everything (the block's own thread included) is
-        # blocked and something is pending, jump to it.
+        # The clock's own thread.  It fires timers that are due without the
+        # clock moving (armed for now or the past), and with auto_advance,
+        # when everything (the block's own thread included) is blocked and
+        # something is pending, jumps to it.
         me = threading.get_native_id()
         stopping = lambda: self._stopping
         while not self._stopping:
-            if self._next_due() is None or not _wait_quiet([me], stopping, timeout=0.05):
-                time.sleep(_POLL)
+            self._kick.wait(_POLL if self._auto else None)
+            self._kick.clear()
+            if self._heap.due_now():
+                with self._advancing:
+                    if self._stopping:
+                        break
+                    self._advance_to(self._now)
+            if not self._auto or self._next_due() is None:
+                continue
+            if not _wait_quiet([me], stopping, timeout=0.05):
                 continue
             with self._advancing:
                 if self._stopping:
@@ -300,12 +324,12 @@ class FakeClock:
             timers._current = self._heap
             self._active = True
             self._owner = threading.get_native_id()
-        if self._auto:
-            self._driver = threading.Thread(target=self._drive, name="gocore-fake-clock", daemon=True)
-            self._driver.start()
+        self._driver = threading.Thread(target=self._drive, name="gocore-fake-clock", daemon=True)
+        self._driver.start()
 
     def _uninstall(self) -> None:
         self._stopping = True
+        self._kick.set()
         if self._driver is not None:
             self._driver.join()
         with self._advancing, _install_lock:
