@@ -134,7 +134,8 @@ class _Heap:
             if self._closed:
                 entry.callback = None
                 return entry
-            self._reap_locked()
+            if self._buried:
+                self._reap_locked()
             self._seq += 1
             heapq.heappush(self._heap, (when, self._seq, entry))
             self._pushed_locked(entry)
@@ -314,19 +315,28 @@ def _schedule(when: float, callback: Callable[[], object]) -> _Entry:
     return _current.schedule(when, callback)
 
 
-def _chan_dropped(state_ref: "weakref.ref[_TimerState | _TickerState]", _chan_ref: object) -> None:
+class _ChanRef(weakref.ref):  # type: ignore[type-arg]
+    """How a timer's state holds its channel: weakly, remembering (weakly
+    too, so no cycle) the state to clean up when the channel goes."""
+
+    __slots__ = ("state",)
+
+
+def _chan_dropped(ref: _ChanRef) -> None:
     # Go 1.23: a timer whose channel nobody can receive from is garbage.  The
     # heap holds the channel weakly; once it is gone, bury the pending entry
     # so an after(3600) dropped after a select does not sit in the heap.
-    state = state_ref()
+    state = ref.state()
     if state is not None:
         entry = state.entry
         if entry is not None:
             entry.queue.bury(entry)
 
 
-def _weak_chan(c: Chan, state: "_TimerState | _TickerState") -> "weakref.ref[Chan]":
-    return weakref.ref(c, partial(_chan_dropped, weakref.ref(state)))
+def _weak_chan(c: Chan, state: "_TimerState | _TickerState") -> _ChanRef:
+    ref = _ChanRef(c, _chan_dropped)
+    ref.state = weakref.ref(state)
+    return ref
 
 
 _go: Optional[Callable[..., None]] = None
@@ -354,7 +364,8 @@ class _TimerState(_Guarded):
     __slots__ = ("chan", "fn", "entry", "gen", "__weakref__")
 
     def __init__(self, c: Optional[Chan], fn: Optional[Callable[[], object]]) -> None:
-        super().__init__()
+        self._mu = Mutex()
+        self._epoch = _fork_epoch
         self.chan = None if c is None else _weak_chan(c, self)
         self.fn = fn
         self.entry: Optional[_Entry] = None
@@ -503,7 +514,8 @@ class _TickerState(_Guarded):
     __slots__ = ("chan", "entry", "gen", "period", "next", "__weakref__")
 
     def __init__(self, c: Chan, period: float) -> None:
-        super().__init__()
+        self._mu = Mutex()
+        self._epoch = _fork_epoch
         self.chan = _weak_chan(c, self)
         self.entry: Optional[_Entry] = None
         self.gen = 0
