@@ -46,8 +46,9 @@ def test_unreferenced_timer_is_freed_and_state_too():
     tref, cref, sref = weakref.ref(t), weakref.ref(t.c), weakref.ref(t._state)
     del t
     gc.collect()
-    assert tref() is None and cref() is None and sref() is None
-    assert _pending() == base
+    assert tref() is None and cref() is None       # at once
+    assert _pending() == base                      # its entry is gone from the heap,
+    assert sref() is None                          # and with it the last of the timer
 
 
 def test_select_with_after_in_a_loop_does_not_grow_the_heap():
