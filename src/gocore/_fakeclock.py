@@ -51,9 +51,9 @@ def _core_hook(name: str) -> Optional[Callable[..., Any]]:
 _RAN_NS = 200_000
 
 
-def _look(skip: Set[int]) -> Optional[Dict[int, Tuple[bytes, int]]]:
-    """State letter and CPU nanoseconds of every thread not in `skip`, from
-    /proc; None where there is no /proc."""
+def _look(skip: Set[int], only: Optional[Set[int]]) -> Optional[Dict[int, Tuple[bytes, int]]]:
+    """State letter and CPU nanoseconds of every thread not in `skip` (of
+    those in `only`, if given), from /proc; None where there is no /proc."""
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
@@ -61,7 +61,7 @@ def _look(skip: Set[int]) -> Optional[Dict[int, Tuple[bytes, int]]]:
     seen = {}
     for name in tids:
         tid = int(name)
-        if tid in skip:
+        if tid in skip or (only is not None and tid not in only):
             continue
         try:
             with open(f"/proc/self/task/{name}/stat", "rb") as f:
@@ -80,27 +80,37 @@ def _look(skip: Set[int]) -> Optional[Dict[int, Tuple[bytes, int]]]:
 
 
 class _Quiet:
-    """Answers "is every other thread blocked?" by successive looks.
+    """Answers "is everything blocked?" by successive looks: every goroutine
+    (idle workers included), and the threads in `watch` (the block's own
+    thread, for auto-advance); never the threads in `exclude`.
 
-    Provisional: a goroutine registry in the core answers this exactly
-    (``_all_goroutines_blocked``) and replaces it when present.  Without
-    one, a thread counts as blocked when it is asleep in the kernel (not
-    "R": running or runnable) and burned no CPU since the previous look.
-    The CPU test matters on GIL builds: a busy thread that had to give the
-    GIL to the looker sleeps on the GIL during the look, but it ran between
-    looks, while the looker slept.  A thread in time.sleep or I/O counts as
-    blocked here (the registry knows better)."""
+    Goroutines: the core's goroutine registry knows exactly
+    (``_all_goroutines_blocked``: parked in gocore, no wake-up on the way).
+    Without one (a core built without it) every thread but `exclude` is
+    judged from /proc instead, as `watch` threads always are: a thread is
+    blocked when it is asleep in the kernel (not "R": running or runnable)
+    and burned no CPU since the previous look.  The CPU test matters on GIL
+    builds: a busy thread that had to give the GIL to the looker sleeps on
+    the GIL during the look, but it ran between looks, while the looker
+    slept.  (That judgement counts time.sleep and I/O as blocked.)"""
 
-    def __init__(self, exclude: Iterable[int]) -> None:
+    def __init__(self, exclude: Iterable[int], watch: Iterable[int] = ()) -> None:
+        self._registry = _core_hook("_all_goroutines_blocked")
         self._skip = set(exclude)
+        self._only: Optional[Set[int]] = None
+        if self._registry is not None:
+            self._only = set(watch) - self._skip
         self._prev: Optional[Dict[int, Tuple[bytes, int]]] = None
         self._frames: Optional[Dict[int, Tuple[int, int]]] = None
 
     def blocked(self) -> bool:
-        registry = _core_hook("_all_goroutines_blocked")
-        if registry is not None:
-            return bool(registry())
-        now = _look(self._skip)
+        if self._registry is not None:
+            if not self._registry():
+                self._prev = None
+                return False
+            if not self._only:
+                return True
+        now = _look(self._skip, self._only)
         if now is None:
             return self._frames_still()
         prev, self._prev = self._prev, now
@@ -127,10 +137,13 @@ class _Quiet:
 
 
 def _wait_quiet(exclude: Iterable[int], stop: Callable[[], bool],
-                timeout: Optional[float] = None, polls: int = 3) -> bool:
+                timeout: Optional[float] = None, polls: int = 3,
+                watch: Iterable[int] = ()) -> bool:
     """Wait until `polls` consecutive looks find everything blocked.  False
     if `timeout` (real seconds) passes or `stop()` turns true first."""
-    quiet = _Quiet(exclude)
+    quiet = _Quiet(exclude, watch)
+    if quiet._registry is not None and not quiet._only:
+        polls = 1                          # the registry's answer is exact
     end = None if timeout is None else time.monotonic() + timeout
     run = 0
     while True:
@@ -303,7 +316,7 @@ class FakeClock:
                     self._advance_to(self._now)
             if not self._auto or self._next_due() is None:
                 continue
-            if not _wait_quiet([me], stopping, timeout=0.05):
+            if not _wait_quiet([me], stopping, timeout=0.05, watch=[self._owner]):
                 continue
             with self._advancing:
                 if self._stopping:
