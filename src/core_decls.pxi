@@ -1,6 +1,8 @@
 # C declarations shared by every core file: the atomics and the parker.
 from libc.stdint cimport int64_t, int32_t, uint64_t, INT64_MAX
 from cpython.object cimport PyTypeObject, traverseproc, inquiry, visitproc
+from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
+import os as _os
 
 cdef extern from "gocore_atomic.h" nogil:
     int64_t gocore_load(int64_t* p)

@@ -28,7 +28,7 @@ DEF STARVATION_THRESHOLD_NS = 1000000
 DEF SPIN_ROUNDS = 4
 DEF SPIN_PAUSES = 30
 
-cdef int _ncpu = 1   # set at import; spinning only helps with a second CPU
+cdef int _ncpu = _os.cpu_count() or 1    # spinning only helps with a second CPU
 
 
 cdef inline void _spin_pause() noexcept nogil:
@@ -287,6 +287,4 @@ cdef class Mutex:
         return gocore_load(&self._state), gocore_load(&self._sema)
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)

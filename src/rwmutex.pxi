@@ -125,9 +125,7 @@ cdef class RWMutex:
                 gocore_load(&self._writer_held))
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)
 
 
 @cython.binding(False)

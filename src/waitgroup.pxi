@@ -17,15 +17,6 @@ cdef extern from *:
 
 cimport cython
 
-cdef object _go_impl = None     # set by gocore.goroutine: go(fn, *args, **kwargs)
-
-
-def _install_go(fn):
-    """Called once by the Python layer so WaitGroup.go can spawn goroutines."""
-    global _go_impl
-    _go_impl = fn
-
-
 cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
     cdef int64_t old
     while True:
@@ -135,11 +126,9 @@ cdef class WaitGroup:
         the panic handler."""
         if not callable(fn):
             raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
-        if _go_impl is None:
-            raise RuntimeError("gocore.go is not available")
         self._add(1)
         try:
-            _go_impl(self._run, fn, args, kwargs)
+            _spawn(self._run, (fn, args, kwargs), None)
         except BaseException:
             self._add(-1)
             raise
@@ -163,6 +152,4 @@ cdef class WaitGroup:
         return s >> 32, s & WG_WAITER_MASK, gocore_load(&self._sema)
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)
