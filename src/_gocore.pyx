@@ -27,7 +27,7 @@ include "goroutine_decls.pxi"
 include "hooks.pxi"
 include "errors.pxi"
 include "typeslots.pxi"
-include "deadline.pxi"
+include "timeout.pxi"
 
 # ---- bodies (any order) ----
 include "sema.pxi"

@@ -243,9 +243,10 @@ cdef class Mutex:
         """True while held (or being handed to a starving waiter)."""
         return (gocore_load(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
-    def acquire(self, bint blocking=True, double timeout=-1):
+    def acquire(self, bint blocking=True, timeout=-1):
         """``threading.Lock.acquire``: True once held, False if not in time."""
-        if timeout == -1:
+        cdef double t = lock_timeout_seconds(timeout, blocking)
+        if t == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
                 return True
             if not blocking:
@@ -253,13 +254,9 @@ cdef class Mutex:
             with nogil:
                 mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
             return True
-        if not blocking:
-            raise ValueError("can't specify a timeout for a non-blocking call")
-        if not (timeout >= 0):
-            raise ValueError("timeout value must be a non-negative number")
         if mutex_try_lock(&self._state):
             return True
-        cdef int64_t deadline = deadline_in(timeout)
+        cdef int64_t deadline = deadline_in(t)
         cdef bint got
         with nogil:
             got = mutex_lock_slow(&self._state, &self._sema, deadline)

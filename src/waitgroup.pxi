@@ -112,9 +112,11 @@ cdef class WaitGroup:
 
     def wait(self, timeout=None):
         """Block until the counter is zero; False if `timeout` ran out first."""
+        cdef int64_t deadline = GOCORE_NO_DEADLINE
+        if timeout is not None:
+            deadline = deadline_from_timeout(timeout)    # checked even when done
         if (gocore_load(&self._state) >> 32) == 0:
             return True
-        cdef int64_t deadline = deadline_from_timeout(timeout)
         cdef bint ok
         with nogil:
             ok = _wg_wait_nogil(&self._state, &self._sema, deadline)

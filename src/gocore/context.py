@@ -598,12 +598,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         finally:
             cancel()
     """
-    if seconds is None or isinstance(seconds, bool):
-        raise TypeError("timeout must be a number of seconds")
-    try:
-        when = monotonic() + seconds
-    except TypeError:
-        raise TypeError(f"timeout must be a number of seconds, not {type(seconds).__name__}") from None
+    when = monotonic() + _gocore._duration_seconds(seconds, "timeout")
     return _with_deadline(parent, when, None)
 
 

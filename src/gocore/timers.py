@@ -37,7 +37,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Callable, Optional, Union
 
-from gocore._gocore import Chan, Cond, Mutex
+from gocore._gocore import Chan, Cond, Mutex, _duration_seconds
 
 __all__ = ["after", "Timer", "after_func", "Ticker"]
 
@@ -49,20 +49,9 @@ _COMPACT_MIN_DEAD = 64
 
 
 def _seconds(d: Seconds, what: str = "duration") -> float:
-    """A duration in seconds as a float; +/-inf for durations beyond a float."""
-    if isinstance(d, timedelta):
-        return d.total_seconds()
-    if isinstance(d, (str, bytes, bytearray)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(d).__name__}")
-    try:
-        s = float(d)
-    except OverflowError:                  # an int too large for a float
-        return math.inf if d > 0 else -math.inf
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number of seconds, not {type(d).__name__}") from None
-    if s != s:
-        raise ValueError(f"{what} must not be NaN")
-    return s
+    """A duration in seconds as a float (the library's one rule, in
+    timeout.pxi); +/-inf for durations beyond a float."""
+    return _duration_seconds(d, what)
 
 
 class _Entry:
