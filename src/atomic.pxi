@@ -76,7 +76,7 @@ cdef class AtomicInt:
         return gocore_or(&self._value, as_int64(mask))
 
     def __repr__(self):
-        return f"AtomicInt({gocore_load(&self._value)})"
+        return f"AtomicInt({gocore_load_acquire(&self._value)})"
 
 
 @cython.binding(False)
@@ -111,7 +111,7 @@ cdef class AtomicBool:
         return gocore_cas(&self._value, old, new)
 
     def __repr__(self):
-        return f"AtomicBool({gocore_load(&self._value) != 0})"
+        return f"AtomicBool({gocore_load_acquire(&self._value) != 0})"
 
 
 @cython.binding(False)

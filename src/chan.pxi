@@ -192,7 +192,7 @@ cdef class Chan:
     def __repr__(self):
         if self._nil:
             return "gocore.nilchan"
-        state = " closed" if gocore_load(&self._c.tail) & TAIL_CLOSED else ""
+        state = " closed" if gocore_load_acquire(&self._c.tail) & TAIL_CLOSED else ""
         return f"<gocore.Chan cap={self._c.cap} len={len(self)}{state}>"
 
 

@@ -1,11 +1,11 @@
 # ---- Chan: the slow path, everything under the channel's lock ----
 
 cdef inline void _update_flags(ChanCore* c) noexcept nogil:
-    if c.recvq.head == NULL and (gocore_load(&c.head) & HEAD_RECVQ):
+    if c.recvq.head == NULL and (gocore_load_acquire(&c.head) & HEAD_RECVQ):
         gocore_and(&c.head, ~(<int64_t>HEAD_RECVQ))
-    if c.sendq.head == NULL and (gocore_load(&c.tail) & TAIL_SENDQ):
+    if c.sendq.head == NULL and (gocore_load_acquire(&c.tail) & TAIL_SENDQ):
         gocore_and(&c.tail, ~(<int64_t>TAIL_SENDQ))
-    if c.recvq.head == NULL and c.sendq.head == NULL and gocore_load(&c.waiters):
+    if c.recvq.head == NULL and c.sendq.head == NULL and gocore_load_acquire(&c.waiters):
         gocore_store(&c.waiters, 0)
 
 
@@ -52,7 +52,7 @@ cdef int chan_send_locked(ChanCore* c, PyObject* v, ChanWaiter** wake) noexcept 
     """c.lock held: send v now if that needs no waiting.  R_OK (v moved to
     the channel), R_CLOSED or R_BLOCK (v still the caller's)."""
     cdef ChanWaiter* w
-    if gocore_load(&c.tail) & TAIL_CLOSED:
+    if gocore_load_acquire(&c.tail) & TAIL_CLOSED:
         return R_CLOSED
     if c.cap == 0:
         w = _claim_first(&c.recvq)
@@ -80,7 +80,7 @@ cdef int chan_recv_locked(ChanCore* c, PyObject** out, ChanWaiter** wake) noexce
             w.value = NULL
             _complete(w, R_OK, wake)
             return R_OK
-        return R_CLOSED if (gocore_load(&c.tail) & TAIL_CLOSED) else R_BLOCK
+        return R_CLOSED if (gocore_load_acquire(&c.tail) & TAIL_CLOSED) else R_BLOCK
     chan_settle(c, wake)             # queued receivers first (FIFO)
     r = ring_pop(c, out, True)
     if r == R_OK:
@@ -100,7 +100,7 @@ cdef void chan_enqueue_locked(ChanCore* c, ChanWaiter* w) noexcept nogil:
         _queue_append(&c.recvq, w)
         if c.cap > 0:
             gocore_or(&c.head, HEAD_RECVQ)
-    if c.cap > 0 and not gocore_load(&c.waiters):
+    if c.cap > 0 and not gocore_load_acquire(&c.waiters):
         gocore_store(&c.waiters, 1)      # seq_cst, before the caller's re-check
 
 
@@ -108,7 +108,7 @@ cdef int chan_close_locked(ChanCore* c, ChanWaiter** wake) noexcept nogil:
     """c.lock held: close.  Every queued sender fails; every queued receiver
     gets a buffered item if one is left, else (None, False)."""
     cdef ChanWaiter* w
-    if gocore_load(&c.tail) & TAIL_CLOSED:
+    if gocore_load_acquire(&c.tail) & TAIL_CLOSED:
         return R_CLOSED
     gocore_or(&c.tail, TAIL_CLOSED)
     while True:

@@ -67,7 +67,7 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
         chan_enqueue_locked(c, &w)
         if c.cap > 0:
             chan_settle(c, &wake)    # the re-check after raising TAIL_SENDQ
-        r = w.result if gocore_load(&sl.state) else R_QUEUED
+        r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
     try:
@@ -114,7 +114,7 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
         chan_enqueue_locked(c, &w)
         if c.cap > 0:
             chan_settle(c, &wake)    # the re-check after raising HEAD_RECVQ
-        r = w.result if gocore_load(&sl.state) else R_QUEUED
+        r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
     try:
@@ -167,7 +167,7 @@ cdef int chan_close(Chan ch, object exc) except -1:
     if ch._nil:
         raise ClosedChannelError("close of nil channel")
     gocore_spin_lock(&c.lock)
-    if not (gocore_load(&c.tail) & TAIL_CLOSED):
+    if not (gocore_load_acquire(&c.tail) & TAIL_CLOSED):
         if exc is not None:
             # Stored before close_locked's seq_cst OR of TAIL_CLOSED: whoever
             # sees the flag sees the exception.

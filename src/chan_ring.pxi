@@ -98,7 +98,7 @@ cdef inline bint _ring_has_room(ChanCore* c) noexcept nogil:
 
 
 cdef inline int64_t _ring_len(ChanCore* c) noexcept nogil:
-    cdef int64_t n = (gocore_load(&c.tail) >> POS_SHIFT) - (gocore_load(&c.head) >> POS_SHIFT)
+    cdef int64_t n = (gocore_load_acquire(&c.tail) >> POS_SHIFT) - (gocore_load_acquire(&c.head) >> POS_SHIFT)
     if n < 0:
         return 0
     return n if n < c.cap else c.cap

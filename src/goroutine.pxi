@@ -198,11 +198,11 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         # Idle for the whole timeout and off the stack: retire unless a
         # reservation is counting on us (then _navail is 0 and we stay).
-        v = gocore_load(&_navail)
+        v = gocore_load_acquire(&_navail)
         while v > 0:
             if gocore_cas(&_navail, v, v - 1):
                 return NULL
-            v = gocore_load(&_navail)
+            v = gocore_load_acquire(&_navail)
 
 
 def _worker_main(fn, args, kwargs):
@@ -233,15 +233,15 @@ cdef int _spawn(object fn, tuple args, object kwargs) except -1:
     gocore_add(&_ngoroutines, 1)
     cdef int attempt
     for attempt in range(2):
-        v = gocore_load(&_navail)
+        v = gocore_load_acquire(&_navail)
         while v > 0:
             if gocore_cas(&_navail, v, v - 1):
                 _rq_push(n)
                 if gocore_load_seq(&_nspinning) == 0:
                     _wake_one()
                 return 0
-            v = gocore_load(&_navail)
-        if attempt == 0 and gocore_load(&_rq_len) > 0:
+            v = gocore_load_acquire(&_navail)
+        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0:
             # Every free worker is reserved for queued goroutines that have
             # not started, typically because this thread has been spawning
             # while holding the GIL.  Give them the CPU (and the GIL) once:
@@ -294,17 +294,17 @@ def num_goroutine():
 
         before = gocore.num_goroutine()
     """
-    return gocore_load(&_ngoroutines)
+    return gocore_load_acquire(&_ngoroutines)
 
 
 def _scheduler_stats():
     """For tests: a snapshot of the scheduler counters (not atomic as a whole)."""
     return {
-        "workers": gocore_load(&_nworkers),
-        "available": gocore_load(&_navail),
-        "spinning": gocore_load(&_nspinning),
-        "queued": gocore_load(&_rq_len),
-        "goroutines": gocore_load(&_ngoroutines),
+        "workers": gocore_load_acquire(&_nworkers),
+        "available": gocore_load_acquire(&_navail),
+        "spinning": gocore_load_acquire(&_nspinning),
+        "queued": gocore_load_acquire(&_rq_len),
+        "goroutines": gocore_load_acquire(&_ngoroutines),
     }
 
 

@@ -221,7 +221,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             for j in range(nlocks):
                 if locks[j].cap > 0:
                     chan_settle(locks[j], &wake)     # the re-check after the flags
-            claimed = gocore_load(&sl.state) != 0
+            claimed = gocore_load_acquire(&sl.state) != 0
         j = nlocks
         while j > 0:
             j -= 1

@@ -37,7 +37,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Callable, Optional, Union
 
-from gocore._gocore import Chan, Cond, Mutex, _duration_seconds
+from gocore._gocore import Chan, Cond, Mutex, _duration_seconds, go
 
 __all__ = ["after", "Timer", "after_func", "Ticker"]
 
@@ -167,20 +167,9 @@ def _schedule(when: float, callback: Callable[[], object]) -> _Entry:
     return _queue.schedule(when, callback)
 
 
-_go: Optional[Callable[..., None]] = None
-
-
 def _spawn(fn: Callable[[], object]) -> None:
-    """Run fn in a goroutine (gocore.goroutine when available, else a daemon thread)."""
-    global _go
-    if _go is None:
-        try:
-            from gocore.goroutine import go as _go_impl
-        except ImportError:
-            def _go_impl(f: Callable[[], object]) -> None:
-                threading.Thread(target=f, name="gocore-after-func", daemon=True).start()
-        _go = _go_impl
-    _go(fn)
+    """Run fn in a goroutine (after_func's callback)."""
+    go(fn)
 
 
 class Timer:
