@@ -1,3 +1,11 @@
+cdef inline int _take_if_fast(Chan ch, object timeout, PyObject** out) except -1:
+    """The receiving methods' fast path: with no timeout on a buffered
+    channel, the lock-free pop (R_OK, R_CLOSED...); else R_DIVERT."""
+    if timeout is None and ch._c.cap > 0:
+        return chan_take(&ch._c, out)
+    return R_DIVERT
+
+
 cdef class Chan:
     """A Go channel: ``Chan(cap=0)``; ``cap == 0`` is unbuffered (a send
     waits for its receiver), ``cap > 0`` buffers up to `cap` values.
@@ -75,30 +83,22 @@ cdef class Chan:
     def recv(self, timeout=None):
         """Receive a value, waiting for one; None once closed and drained.
         TimeoutError if `timeout` seconds pass first (nothing is taken)."""
-        cdef ChanCore* c = &self._c
         cdef PyObject* p
-        cdef int r
-        if timeout is None and c.cap > 0:
-            r = chan_pop_fast(c, &p)
-            if r == R_OK:
-                return gocore_steal(p)
-            if r == R_CLOSED:
-                chan_drained(c)
-                return None
+        cdef int r = _take_if_fast(self, timeout, &p)
+        if r == R_OK:
+            return gocore_steal(p)
+        if r == R_CLOSED:
+            return None
         return chan_recv(self, timeout)
 
     def recv_ok(self, timeout=None):
         """Receive as ``(value, ok)``; ``ok`` is False once closed and drained."""
-        cdef ChanCore* c = &self._c
         cdef PyObject* p
-        cdef int r
-        if timeout is None and c.cap > 0:
-            r = chan_pop_fast(c, &p)
-            if r == R_OK:
-                return (gocore_steal(p), True)
-            if r == R_CLOSED:
-                chan_drained(c)
-                return (None, False)
+        cdef int r = _take_if_fast(self, timeout, &p)
+        if r == R_OK:
+            return (gocore_steal(p), True)
+        if r == R_CLOSED:
+            return (None, False)
         return chan_recv_ok(self, timeout)
 
     def close(self):
@@ -121,16 +121,12 @@ cdef class Chan:
         return self
 
     def __next__(self):
-        cdef ChanCore* c = &self._c
         cdef PyObject* p
-        cdef int r
-        if c.cap > 0:
-            r = chan_pop_fast(c, &p)
-            if r == R_OK:
-                return gocore_steal(p)
-            if r == R_CLOSED:
-                chan_drained(c)
-                raise StopIteration
+        cdef int r = _take_if_fast(self, None, &p)
+        if r == R_OK:
+            return gocore_steal(p)
+        if r == R_CLOSED:
+            raise StopIteration
         return chan_next(self)
 
     def __len__(self):

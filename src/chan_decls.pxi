@@ -180,8 +180,9 @@ cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().
 # chan_locked.pxi  the slow path under c.lock: _update_flags, chan_settle,
 #                  chan_kick, chan_send_locked, chan_recv_locked,
 #                  chan_enqueue_locked, chan_close_locked
-# chan_ops.pxi     the operations: chan_offer / chan_poll (no waiting),
-#                  chan_send, chan_recv_raw, chan_recv, chan_recv_ok,
+# chan_ops.pxi     the operations: chan_take, chan_offer / chan_poll (no waiting),
+#                  chan_block (lock, queue, park), chan_send, chan_recv_raw,
+#                  chan_recv, chan_recv_ok,
 #                  chan_next, chan_close, chan_drained (R_CLOSED on receive)
 # chan.pxi         Chan, the RecvChan/SendChan views, nilchan, GC slots
 # select.pxi       select() over all of the above

@@ -10,6 +10,15 @@ cdef int chan_drained(ChanCore* c) except -1:
     return R_CLOSED
 
 
+cdef inline int chan_take(ChanCore* c, PyObject** out) except -1:
+    """The methods' fast path: chan_pop_fast, with a drained channel turned
+    into chan_drained (R_OK, R_BLOCK, R_CLOSED or R_DIVERT)."""
+    cdef int r = chan_pop_fast(c, out)
+    if r == R_CLOSED:
+        return chan_drained(c)
+    return r
+
+
 cdef inline int chan_offer(ChanCore* c, PyObject* v) noexcept nogil:
     """Send v without waiting: R_OK (v moved), R_CLOSED or R_BLOCK (v is
     still the caller's)."""
@@ -40,33 +49,27 @@ cdef inline int chan_poll(ChanCore* c, PyObject** out) noexcept nogil:
     return r
 
 
-cdef int chan_send(Chan ch, object v, object timeout) except -1:
-    """Send v: the general path (timeouts, blocking, closed channels)."""
-    cdef int64_t deadline = deadline_from_timeout(timeout)
-    cdef ChanCore* c = &ch._c
-    cdef PyObject* pv = <PyObject*>v
+cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
+                    int64_t deadline) except -1:
+    """The general path of one send (of v, an owned reference) or receive
+    (into *out): try under the lock, else queue a record and park.  R_OK
+    (sent: v moved; received: *out owned), R_CLOSED (v still the caller's),
+    or R_BLOCK: the deadline passed first (v still the caller's)."""
     cdef ChanWaiter* wake = NULL
     cdef ChanSleeper sl
     cdef ChanWaiter w
     cdef int r
-    if ch._nil:
-        return chan_block_forever(deadline, "send")
-    Py_INCREF(v)                     # the reference that travels to the receiver
-    if c.cap > 0:
-        r = chan_push_fast(c, pv)
-        if r == R_OK:
-            return 0
-        if r == R_CLOSED:
-            Py_DECREF(v)
-            raise ClosedChannelError("send on closed channel")
     chan_sleeper_init(&sl)
-    chan_waiter_init(&w, &sl, True, pv, 0)
+    chan_waiter_init(&w, &sl, is_send, v, 0)
     gocore_spin_lock(&c.lock)
-    r = chan_send_locked(c, pv, &wake)
+    if is_send:
+        r = chan_send_locked(c, v, &wake)
+    else:
+        r = chan_recv_locked(c, out, &wake)
     if r == R_BLOCK and _may_block(deadline):
         chan_enqueue_locked(c, &w)
         if c.cap > 0:
-            chan_settle(c, &wake)    # the re-check after raising TAIL_SENDQ
+            chan_settle(c, &wake)    # the re-check after raising the flag
         r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
@@ -74,14 +77,34 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
         if r == R_QUEUED:
             try:
                 if chan_park(&sl, &w, 1, deadline) == PARK_TIMEOUT:
-                    raise TimeoutError("channel send timed out")
+                    return R_BLOCK
             except BaseException:
-                Py_XDECREF(w.value)      # still ours unless it was delivered
+                # Send: the value is still ours unless it was delivered.
+                # Receive: a value that raced in with a signal is dropped.
+                Py_XDECREF(w.value)
                 w.value = NULL
                 raise
             r = w.result
     finally:
         gocore_parker_destroy(&sl.parker)
+    if r == R_OK and not is_send and sl.fired == &w:
+        out[0] = w.value             # completed by a waker (or our own re-check)
+    return r
+
+
+cdef int chan_send(Chan ch, object v, object timeout) except -1:
+    """Send v: the general path (timeouts, blocking, closed channels)."""
+    cdef int64_t deadline = deadline_from_timeout(timeout)
+    cdef ChanCore* c = &ch._c
+    cdef int r
+    if ch._nil:
+        return chan_block_forever(deadline, "send")
+    Py_INCREF(v)                     # the reference that travels to the receiver
+    r = R_BLOCK
+    if c.cap > 0:
+        r = chan_push_fast(c, <PyObject*>v)
+    if r == R_BLOCK or r == R_DIVERT:
+        r = chan_block(c, True, <PyObject*>v, NULL, deadline)
     if r == R_OK:
         return 0
     Py_DECREF(v)                     # not delivered: the reference is ours again
@@ -94,48 +117,19 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
     """Receive into *out (owned).  R_OK, or R_CLOSED once closed and drained."""
     cdef int64_t deadline = deadline_from_timeout(timeout)
     cdef ChanCore* c = &ch._c
-    cdef ChanWaiter* wake = NULL
-    cdef ChanSleeper sl
-    cdef ChanWaiter w
     cdef int r
     if ch._nil:
         return chan_block_forever(deadline, "receive")
+    r = R_BLOCK
     if c.cap > 0:
         r = chan_pop_fast(c, out)
-        if r == R_OK:
-            return R_OK
-        if r == R_CLOSED:
-            return chan_drained(c)
-    chan_sleeper_init(&sl)
-    chan_waiter_init(&w, &sl, False, NULL, 0)
-    gocore_spin_lock(&c.lock)
-    r = chan_recv_locked(c, out, &wake)
-    if r == R_BLOCK and _may_block(deadline):
-        chan_enqueue_locked(c, &w)
-        if c.cap > 0:
-            chan_settle(c, &wake)    # the re-check after raising HEAD_RECVQ
-        r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
-    gocore_spin_unlock(&c.lock)
-    chan_wake_all(wake, &sl)
-    try:
-        if r == R_QUEUED:
-            try:
-                if chan_park(&sl, &w, 1, deadline) == PARK_TIMEOUT:
-                    raise TimeoutError("channel receive timed out")
-            except BaseException:
-                Py_XDECREF(w.value)      # a value that raced in with a signal is dropped
-                w.value = NULL
-                raise
-            r = w.result
-        elif r == R_BLOCK:
-            raise TimeoutError("channel receive timed out")
-    finally:
-        gocore_parker_destroy(&sl.parker)
-    if r == R_OK and w.sleeper.fired == &w:
-        out[0] = w.value
-    elif r == R_CLOSED:
+    if r == R_BLOCK or r == R_DIVERT:
+        r = chan_block(c, False, NULL, out, deadline)
+    if r == R_BLOCK:
+        raise TimeoutError("channel receive timed out")
+    if r == R_CLOSED:
         return chan_drained(c)
-    return r
+    return R_OK
 
 
 cdef object chan_recv(Chan ch, object timeout):
