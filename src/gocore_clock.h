@@ -43,7 +43,7 @@ static gocore_vwait *gocore_vwait_head = NULL;   /* guarded by gocore_vwait_lock
 /* Now, on the clock timeout= arguments are measured against. */
 static inline int64_t gocore_now(void) {
     if (gocore_load_relaxed(&gocore_fake_on))
-        return gocore_load(&gocore_fake_now);
+        return gocore_load_acquire(&gocore_fake_now);
     return gocore_nanotime();
 }
 
@@ -67,7 +67,7 @@ static inline void gocore_fake_advance(int64_t now) { gocore_store(&gocore_fake_
 static int gocore_park_virtual(gocore_parker *p, int64_t deadline, int64_t slice_end) {
     gocore_vwait w;
     int r;
-    int64_t epoch = gocore_load(&gocore_fake_epoch);
+    int64_t epoch = gocore_load_acquire(&gocore_fake_epoch);
     w.deadline = deadline;
     w.prev = NULL;
     gocore_spin_lock(&gocore_vwait_lock);
@@ -78,8 +78,8 @@ static int gocore_park_virtual(gocore_parker *p, int64_t deadline, int64_t slice
     /* Ends as timed out when the virtual time reaches the deadline, or when
      * the test clock it was measured on is gone (the epoch moved on). */
     for (;;) {
-        if (gocore_load(&gocore_fake_epoch) != epoch) { r = 0; break; }
-        if (gocore_load(&gocore_fake_now) >= deadline) { r = 0; break; }
+        if (gocore_load_acquire(&gocore_fake_epoch) != epoch) { r = 0; break; }
+        if (gocore_load_acquire(&gocore_fake_now) >= deadline) { r = 0; break; }
         int64_t until = gocore_nanotime() + GOCORE_FAKE_SLICE_NS;
         if (slice_end <= until) {
             r = gocore_park(p, slice_end) ? 1 : -1;
@@ -121,7 +121,7 @@ static inline int64_t gocore_fake_next(void) {
 }
 
 static inline int64_t gocore_fake_due(void) {
-    int64_t n = 0, now = gocore_load(&gocore_fake_now);
+    int64_t n = 0, now = gocore_load_acquire(&gocore_fake_now);
     gocore_spin_lock(&gocore_vwait_lock);
     for (gocore_vwait *w = gocore_vwait_head; w; w = w->next)
         if (w->deadline <= now) n++;
