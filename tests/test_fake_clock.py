@@ -229,3 +229,107 @@ def test_timers_due_at_once_fire_without_advancing():
         after_func(0, lambda: done.send(clock.now()))
         assert done.recv() == t0
         assert clock.now() == t0
+
+
+# ---- the core's timeout= arguments ----
+
+def _blocked_call(fn, *args, **kwargs):
+    """Run fn in a goroutine; the returned channel delivers ("ok", value) or
+    ("raised", exception type) when it ends."""
+    out = Chan(1)
+
+    def run():
+        try:
+            out.send(("ok", fn(*args, **kwargs)))
+        except BaseException as exc:
+            out.send(("raised", type(exc)))
+
+    go(run)
+    return out
+
+
+@pytest.mark.parametrize("case", ["chan_recv", "chan_send", "select", "mutex", "waitgroup", "semaphore", "cond"])
+def test_core_timeouts_run_on_the_virtual_clock(case):
+    with fake_clock() as clock:
+        if case == "chan_recv":
+            call = (Chan().recv,)
+        elif case == "chan_send":
+            call = (Chan().send, 1)
+        elif case == "select":
+            call = (gocore.select, Chan().recv, Chan().recv)
+        elif case == "mutex":
+            mu = Mutex()
+            mu.lock()
+            call = (mu.acquire,)
+        elif case == "waitgroup":
+            wg = WaitGroup()
+            wg.add(1)
+            call = (wg.wait,)
+        elif case == "semaphore":
+            sem = gocore.Semaphore(1)
+            sem.acquire()
+            call = (sem.acquire,)
+        else:
+            cmu = Mutex()
+            cond = gocore.Cond(cmu)
+
+            def wait_on_cond(timeout):
+                with cmu:
+                    return cond.wait(timeout=timeout)
+
+            call = (wait_on_cond,)
+        out = _blocked_call(*call, timeout=30)
+        assert clock.wait_idle(timeout=30)
+        clock.advance(29.999)
+        assert out._try_recv() == (None, None)    # 30 s of real time would be long gone
+        clock.advance(0.001)
+        status, value = out.recv(timeout=30)
+    if case in ("mutex", "cond"):
+        assert status == "ok" and value is False
+    elif case == "waitgroup":
+        assert (status, value) in (("ok", False), ("raised", TimeoutError))
+    else:
+        assert (status, value) == ("raised", TimeoutError)
+
+
+def test_core_timeouts_in_the_blocks_own_thread():
+    with fake_clock(auto_advance=True) as clock:
+        t0 = clock.now()
+        with pytest.raises(TimeoutError):
+            Chan().recv(timeout=3600)
+        assert clock.now() == t0 + 3600
+        mu = Mutex()
+        mu.lock()
+        assert mu.acquire(timeout=60) is False
+        assert clock.now() == t0 + 3660
+
+
+def test_auto_advance_interleaves_core_timeouts_and_timers():
+    with fake_clock(auto_advance=True) as clock:
+        t0 = clock.now()
+        out = Chan(10)
+
+        def by_timeout(d):
+            try:
+                Chan().recv(timeout=d)
+            except TimeoutError:
+                out.send((d, clock.now() - t0))
+
+        def by_timer(d):
+            after(d).recv()
+            out.send((d, clock.now() - t0))
+
+        go(by_timeout, 20)
+        go(by_timer, 10)
+        go(by_timeout, 30)
+        go(by_timer, 25)
+        got = [out.recv() for _ in range(4)]
+        assert got == [(10, 10), (20, 20), (25, 25), (30, 30)]
+
+
+def test_a_core_wait_left_over_from_a_block_ends_with_it():
+    ch = Chan()
+    with fake_clock():
+        out = _blocked_call(ch.recv, timeout=3600)
+        time.sleep(0.01)
+    assert out.recv(timeout=30) == ("raised", TimeoutError)

@@ -184,10 +184,6 @@ class _FakeHeap(_Heap):
             return top is not None and top <= self._clock._now
 
 
-def _ns(t: float) -> int:
-    return int(round(t * 1e9))
-
-
 class FakeClock:
     """Virtual time for gocore; made by ``gocore.testing.fake_clock()``.
 
@@ -203,7 +199,8 @@ class FakeClock:
         if not isinstance(auto_advance, bool):
             raise TypeError(f"auto_advance must be a bool, not {type(auto_advance).__name__}")
         self._auto = auto_advance
-        self._now = time.monotonic()
+        self._base = self._now = time.monotonic()
+        self._base_ns = self._now_ns = int(round(self._base * 1e9))
         self._heap = _FakeHeap(self)
         # One advance at a time (a test thread and the auto-advance driver).
         self._advancing = threading.RLock()
@@ -248,17 +245,31 @@ class FakeClock:
         if not self._active:
             raise RuntimeError("the fake clock is not installed (use it inside its with block)")
 
-    def _next_due(self) -> Optional[float]:
-        """The earliest pending virtual deadline: a timer, or a core wait."""
+    # The time is kept twice: a float for the Python layer (what now()
+    # returns, what timers are scheduled on) and int ns for the core.  Both
+    # count from the install point, so a deadline `s` seconds ahead is
+    # exactly now + s on either side, whatever rounding the absolute values
+    # would suffer.
+
+    def _from_ns(self, ns: int) -> float:
+        return self._base + (ns - self._base_ns) / 1e9
+
+    def _to_ns(self, t: float) -> int:
+        return self._base_ns + int(round((t - self._base) * 1e9))
+
+    def _next_due(self) -> Tuple[Optional[float], Optional[int]]:
+        """The earliest pending virtual deadline (a timer, or a core wait),
+        and for a core wait its exact ns."""
         nxt = self._heap.next_deadline()
+        nxt_ns = None
         core_next = _core_hook("_fake_clock_next")
         if core_next is not None:
             ns = core_next()
             if ns is not None:
-                t = ns / 1e9
-                if nxt is None or t < nxt:
-                    nxt = t
-        return nxt
+                t = self._from_ns(ns)
+                if nxt is None or t <= nxt:
+                    nxt, nxt_ns = t, ns
+        return nxt, nxt_ns
 
     def _core_due(self) -> int:
         """Core waits whose virtual deadline has passed but that have not
@@ -266,22 +277,25 @@ class FakeClock:
         core_due = _core_hook("_fake_clock_due")
         return core_due() if core_due is not None else 0
 
-    def _set_now(self, t: float) -> None:
-        self._now = t
+    def _set_now(self, t: float, ns: Optional[int] = None) -> None:
+        # Never backwards on either side; a core deadline reached is reached
+        # exactly (its ns), not within a rounding of it.
+        new_ns = max(self._to_ns(t), self._now_ns if ns is None else max(ns, self._now_ns))
+        self._now = max(t, self._now)
+        self._now_ns = new_ns
         core_set = _core_hook("_fake_clock_set")
         if core_set is not None:
-            core_set(_ns(t))
+            core_set(new_ns)
 
     def _advance_to(self, target: float) -> None:
         # _advancing held.  Step from deadline to deadline, letting what each
         # step woke run until it blocks again, so a timer armed by a woken
         # goroutine inside the window fires in its place in the order.
         while not self._stopping:
-            nxt = self._next_due()
+            nxt, nxt_ns = self._next_due()
             if nxt is None or nxt > target:
                 break
-            if nxt > self._now:
-                self._set_now(nxt)
+            self._set_now(max(nxt, self._now), nxt_ns)
             with self._heap._mu:
                 due = self._heap._pop_due_locked(self._now)
             woke = _run_callbacks(due)
@@ -314,14 +328,14 @@ class FakeClock:
                     if self._stopping:
                         break
                     self._advance_to(self._now)
-            if not self._auto or self._next_due() is None:
+            if not self._auto or self._next_due()[0] is None:
                 continue
             if not _wait_quiet([me], stopping, timeout=0.05, watch=[self._owner]):
                 continue
             with self._advancing:
                 if self._stopping:
                     break
-                nxt = self._next_due()
+                nxt = self._next_due()[0]
                 if nxt is not None:
                     self._advance_to(max(nxt, self._now))
 
@@ -331,7 +345,8 @@ class FakeClock:
         with _install_lock:
             if timers._current is not timers._queue:
                 raise RuntimeError("fake_clock blocks do not nest")
-            self._now = time.monotonic()
+            self._base = self._now = time.monotonic()
+            self._base_ns = self._now_ns = int(round(self._base * 1e9))
             self._set_now(self._now)       # the core's clock first: see _uninstall
             _clock._source = self.now
             timers._current = self._heap

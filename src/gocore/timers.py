@@ -242,7 +242,9 @@ class _TimerQueue(_Heap):
                         continue
                     now = time.monotonic()
                     if top > now:
-                        cond.wait(top - now)   # a core Cond: sleeps with the GIL released
+                        # A core Cond (sleeps with the GIL released), on the
+                        # real clock also while a test clock is installed.
+                        cond._wait_real(top - now)
                         continue
                     due = self._pop_due_locked(now)
                     break
