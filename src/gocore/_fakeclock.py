@@ -221,7 +221,8 @@ class FakeClock:
     def advance(self, seconds: Seconds) -> None:
         """Move the clock `seconds` forward, firing what falls due on the
         way in deadline order; returns once every goroutine woken has
-        finished or is blocked again."""
+        finished or is blocked again.  Call it from the test's own thread
+        (a goroutine that advances would wait for itself to block)."""
         s = _seconds(seconds)
         if s < 0:
             raise ValueError(f"cannot advance the clock by a negative duration: {seconds!r}")
@@ -233,7 +234,8 @@ class FakeClock:
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
         """Wait until every goroutine is blocked (synctest's ``Wait``);
-        False if `timeout` real seconds pass first."""
+        False if `timeout` real seconds pass first.  As ``advance``, for the
+        test's own thread."""
         if timeout is not None:
             timeout = _seconds(timeout, "timeout")
             if timeout < 0:
