@@ -39,3 +39,5 @@ cdef extern from "gocore_clock.h" nogil:
     void gocore_fake_advance(int64_t now)
     int64_t gocore_fake_next()
     int64_t gocore_fake_due()
+    int64_t gocore_fake_wakes
+    int64_t gocore_fake_waiters(int64_t* out, int64_t cap)

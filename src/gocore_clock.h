@@ -22,6 +22,7 @@
 #define GOCORE_CLOCK_H
 
 #include <stdint.h>
+#include <Python.h>                   /* PyThread_get_thread_native_id */
 #include "gocore_atomic.h"
 #include "gocore_park.h"
 
@@ -31,9 +32,15 @@
 static int64_t gocore_fake_on = 0;     /* 1 while a test clock is installed */
 static int64_t gocore_fake_now = 0;    /* its time, ns on CLOCK_MONOTONIC's scale */
 static int64_t gocore_fake_epoch = 0;  /* bumped at every install and removal */
+/* Timed or untimed parks through the helpers below that returned while a
+ * test clock was installed: a thread woken counts here as soon as it runs,
+ * before it needs the GIL, so the test clock can tell "woken, not yet
+ * running Python" from "blocked". */
+static int64_t gocore_fake_wakes = 0;
 
 typedef struct gocore_vwait {
     int64_t deadline;                 /* virtual ns */
+    int64_t tid;                      /* the waiting thread's native id */
     struct gocore_vwait *prev, *next; /* guarded by gocore_vwait_lock */
 } gocore_vwait;
 
@@ -69,6 +76,7 @@ static int gocore_park_virtual(gocore_parker *p, int64_t deadline, int64_t slice
     int r;
     int64_t epoch = gocore_load_acquire(&gocore_fake_epoch);
     w.deadline = deadline;
+    w.tid = (int64_t)PyThread_get_thread_native_id();
     w.prev = NULL;
     gocore_spin_lock(&gocore_vwait_lock);
     w.next = gocore_vwait_head;
@@ -94,19 +102,32 @@ static int gocore_park_virtual(gocore_parker *p, int64_t deadline, int64_t slice
     return r;
 }
 
+static inline void gocore_fake_count_wake(void) {
+    if (gocore_load_relaxed(&gocore_fake_on))
+        gocore_add(&gocore_fake_wakes, 1);
+}
+
 static inline int gocore_park_sliced(gocore_parker *p, int64_t deadline, int64_t slice_end) {
-    if (deadline != GOCORE_NO_DEADLINE && gocore_load_relaxed(&gocore_fake_on))
-        return gocore_park_virtual(p, deadline, slice_end);
-    int64_t until = deadline < slice_end ? deadline : slice_end;
-    if (gocore_park(p, until)) return 1;
-    return until == deadline ? 0 : -1;
+    int r;
+    if (deadline != GOCORE_NO_DEADLINE && gocore_load_relaxed(&gocore_fake_on)) {
+        r = gocore_park_virtual(p, deadline, slice_end);
+    } else {
+        int64_t until = deadline < slice_end ? deadline : slice_end;
+        r = gocore_park(p, until) ? 1 : (until == deadline ? 0 : -1);
+    }
+    gocore_fake_count_wake();
+    return r;
 }
 
 /* gocore_park for a deadline on gocore_now()'s clock. */
 static inline int gocore_park_until(gocore_parker *p, int64_t deadline) {
+    int r;
     if (deadline == GOCORE_NO_DEADLINE || !gocore_load_relaxed(&gocore_fake_on))
-        return gocore_park(p, deadline);
-    return gocore_park_virtual(p, deadline, GOCORE_NO_DEADLINE) == 1;
+        r = gocore_park(p, deadline);
+    else
+        r = gocore_park_virtual(p, deadline, GOCORE_NO_DEADLINE) == 1;
+    gocore_fake_count_wake();
+    return r;
 }
 
 /* For the test clock: the earliest virtual deadline waited for (INT64_MAX:
@@ -118,6 +139,19 @@ static inline int64_t gocore_fake_next(void) {
         if (w->deadline < best) best = w->deadline;
     gocore_spin_unlock(&gocore_vwait_lock);
     return best;
+}
+
+/* Copy the native ids of up to `cap` threads in a virtual wait into `out`;
+ * returns how many there are. */
+static inline int64_t gocore_fake_waiters(int64_t *out, int64_t cap) {
+    int64_t n = 0;
+    gocore_spin_lock(&gocore_vwait_lock);
+    for (gocore_vwait *w = gocore_vwait_head; w; w = w->next) {
+        if (n < cap) out[n] = w->tid;
+        n++;
+    }
+    gocore_spin_unlock(&gocore_vwait_lock);
+    return n;
 }
 
 static inline int64_t gocore_fake_due(void) {

@@ -333,3 +333,38 @@ def test_a_core_wait_left_over_from_a_block_ends_with_it():
         out = _blocked_call(ch.recv, timeout=3600)
         time.sleep(0.01)
     assert out.recv(timeout=30) == ("raised", TimeoutError)
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_many_goroutines_see_exact_virtual_times_every_run(auto):
+    # 20 goroutines each wait 3 times on its own period (timers and core
+    # timeouts alternately); every wake-up must read exactly its deadline.
+    def run():
+        with fake_clock(auto_advance=auto) as clock:
+            t0 = clock.now()
+            out = Chan(100)
+            wg = WaitGroup()
+
+            def worker(i):
+                for k in range(3):
+                    if (i + k) % 2:
+                        after(i + 1).recv()
+                    else:
+                        with pytest.raises(TimeoutError):
+                            Chan().recv(timeout=i + 1)
+                    out.send((clock.now() - t0, i))
+
+            for i in range(20):
+                wg.go(worker, i)
+            if auto:
+                wg.wait()
+            else:
+                clock.wait_idle()
+                clock.advance(60)
+                assert wg.wait(timeout=30)
+            out.close()
+            return sorted(out)
+
+    expected = sorted((float((i + 1) * k), i) for i in range(20) for k in range(1, 4))
+    for _ in range(3):
+        assert run() == expected

@@ -45,10 +45,9 @@ def _core_hook(name: str) -> Optional[Callable[..., Any]]:
     return getattr(_gocore, name, None)
 
 
-# A thread that ran for this long between two looks was not blocked.  Larger
-# than what a core wait polling its virtual deadline burns per look, far
-# smaller than a look's interval, which is what a runnable thread gets.
-_RAN_NS = 200_000
+# A thread in a core wait on virtual time polls it in short real slices, so
+# it burns a little CPU while blocked: up to this much between two looks.
+_POLLER_NS = 200_000
 
 
 def _look(skip: Set[int], only: Optional[Set[int]]) -> Optional[Dict[int, Tuple[bytes, int]]]:
@@ -89,10 +88,12 @@ class _Quiet:
     Without one (a core built without it) every thread but `exclude` is
     judged from /proc instead, as `watch` threads always are: a thread is
     blocked when it is asleep in the kernel (not "R": running or runnable)
-    and burned no CPU since the previous look.  The CPU test matters on GIL
-    builds: a busy thread that had to give the GIL to the looker sleeps on
-    the GIL during the look, but it ran between looks, while the looker
-    slept.  (That judgement counts time.sleep and I/O as blocked.)"""
+    and was not scheduled at all since the previous look (no CPU time), or,
+    in a core wait on virtual time, only for its polls.  The CPU test is
+    what makes it sound on GIL builds: a woken thread that wants the GIL
+    sleeps on it while the looker holds it, and can lose it to the looker
+    again and again on a loaded machine, but every attempt runs it.  (This
+    judgement counts time.sleep and I/O as blocked.)"""
 
     def __init__(self, exclude: Iterable[int], watch: Iterable[int] = ()) -> None:
         self._registry = _core_hook("_all_goroutines_blocked")
@@ -101,6 +102,7 @@ class _Quiet:
         if self._registry is not None:
             self._only = set(watch) - self._skip
         self._prev: Optional[Dict[int, Tuple[bytes, int]]] = None
+        self._wakes = -1
         self._frames: Optional[Dict[int, Tuple[int, int]]] = None
 
     def blocked(self) -> bool:
@@ -110,19 +112,37 @@ class _Quiet:
                 return False
             if not self._only:
                 return True
+        elif not self._scheduler_idle():
+            self._prev = None
+            return False
+        wakes_hook = _core_hook("_fake_clock_wakes")
+        wakes = wakes_hook() if wakes_hook is not None else 0
         now = _look(self._skip, self._only)
         if now is None:
             return self._frames_still()
         prev, self._prev = self._prev, now
-        if prev is None:
+        woke, self._wakes = wakes != self._wakes, wakes
+        if prev is None or woke:
             return False
+        waiters = _core_hook("_fake_clock_waiters")
+        pollers = waiters() if waiters is not None else frozenset()
         for tid, (state, cpu) in now.items():
             if state == b"R":
                 return False
             before = prev.get(tid)
-            if before is None or cpu - before[1] > _RAN_NS:
+            if before is None:
+                return False
+            ran = cpu - before[1]
+            if ran > (_POLLER_NS if tid in pollers else 0):
                 return False
         return True
+
+    @staticmethod
+    def _scheduler_idle() -> bool:
+        # A goroutine queued, or a worker woken to look for one, is work
+        # that no thread shows yet.
+        stats = _gocore._scheduler_stats()
+        return stats["queued"] == 0 and stats["spinning"] == 0
 
     def _frames_still(self) -> bool:
         # No /proc: no thread's Python frame moved since the last look.

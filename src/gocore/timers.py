@@ -369,8 +369,9 @@ class _TimerState(_Guarded):
             if fn is None:
                 c = self.chan() if self.chan is not None else None
                 # c is empty: every stop/reset drains it, and only this fires.
-                # A value left in the buffer went to no waiting receiver.
-                return c is not None and c._try_send(entry.queue.now()) and len(c) == 0
+                # A value sent may have woken a receiver (one that was
+                # waiting takes it from the buffer itself).
+                return c is not None and c._try_send(entry.queue.now())
         _spawn(fn)
         return None
 
@@ -523,9 +524,8 @@ class _TickerState(_Guarded):
                 return False
             q = entry.queue
             now = q.now()
-            # Dropped when the reader is behind; a tick left in the buffer
-            # went to no waiting receiver.
-            woke = c._try_send(now) and len(c) == 0
+            # Dropped when the reader is behind (then it woke nobody).
+            woke = c._try_send(now)
             self.next = _next_tick(self.next, self.period, now)
             self.entry = q.schedule(self.next, partial(self.tick, gen))
             return woke
