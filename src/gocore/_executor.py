@@ -1,0 +1,430 @@
+"""The one seam between gocore's groups and a ``concurrent.futures`` executor.
+
+``ErrGroup``, ``WorkerPool`` (and the ``mr`` helpers) keep their own
+bookkeeping -- slots, the WaitGroup, the first-error record -- and hand each
+task to a ``Dispatcher`` instead of ``go()``.  The dispatcher knows the kind
+of engine behind the executor:
+
+* in-process (``ThreadPoolExecutor``): tasks and arguments go as they are and
+  a task that declares ``ctx`` receives the group's own gocore context;
+* out of process (``ProcessPoolExecutor`` and any other executor): the task
+  is pickled here, once, so a pickling error surfaces at ``go()`` naming the
+  task, and what the executor ships is those bytes; a ``ctx`` parameter gets
+  a ``TaskContext`` backed by a ``multiprocessing`` manager Event;
+* dask.distributed (a ``Client`` or its ``get_executor()``): the same, with
+  cloudpickle (what dask itself uses) and a ``distributed.Event``.
+
+Cancellation is per *round*: one gocore context and the futures submitted
+under it.  When that context ends (the first error cancels it, or its parent
+ended) the round cancels every future still in flight -- which stops only
+those that have not started: neither a process pool nor a dask worker can
+interrupt a running task -- and sets the shared flag a cooperative task can
+poll through ``ctx.err()``.
+"""
+from __future__ import annotations
+
+import inspect
+import pickle
+import threading
+import traceback
+import uuid
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from gocore.context import Context, context_after_func
+from gocore.errors import Canceled
+
+__all__ = ["Dispatcher", "RemoteTraceback", "TaskContext", "TaskPicklingError"]
+
+
+class RemoteTraceback(Exception):
+    """The text of a traceback from another process or machine, attached as
+    the ``__cause__`` of the task's exception (as ``ProcessPoolExecutor``
+    already does with its own private class)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.tb = text
+
+    def __str__(self) -> str:
+        return self.tb
+
+
+class TaskPicklingError(pickle.PicklingError, TypeError, AttributeError):
+    """A task bound for another process could not be pickled.  It is a
+    PicklingError, and also a TypeError and AttributeError, the types pickle
+    itself raises for unpicklable objects and local functions, so code
+    written against either keeps working."""
+
+
+# ---- the context a remote task receives ----
+
+class TaskContext:
+    """What a task running in another process receives for its ``ctx``
+    parameter: ``err()`` is None until the group is cancelled, then a
+    ``Canceled``.  Each ``err()`` asks the engine's shared flag (an IPC round
+    trip), so poll it between units of work, not in a tight loop.  Once seen
+    set it is remembered: cancellation never goes back."""
+
+    __slots__ = ("_flag", "_seen")
+
+    def __init__(self, flag: Any) -> None:
+        self._flag = flag
+        self._seen = False
+
+    def err(self) -> Optional[BaseException]:
+        if not self._seen:
+            if not self._flag.is_set():
+                return None
+            self._seen = True
+        return Canceled()
+
+    def deadline(self) -> None:
+        return None
+
+    def value(self, key: Any) -> None:
+        return None
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (TaskContext, (self._flag,))
+
+    def __repr__(self) -> str:
+        return f"<gocore.TaskContext canceled={self._seen}>"
+
+
+class _DaskFlag:
+    """A ``distributed.Event`` known by name, so it pickles to a worker and
+    reconnects there through the worker's own client."""
+
+    __slots__ = ("name", "_event")
+
+    def __init__(self, name: str, event: Any = None) -> None:
+        self.name = name
+        self._event = event
+
+    def _get(self) -> Any:
+        if self._event is None:
+            from distributed import Event
+            self._event = Event(self.name)
+        return self._event
+
+    def is_set(self) -> bool:
+        return bool(self._get().is_set())
+
+    def set(self) -> None:
+        self._get().set()
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_DaskFlag, (self.name,))
+
+
+# One manager per (process, start method), started the first time a remote
+# task asks for a ctx and kept for the life of the process: starting one is a
+# process spawn, too slow to pay per group, and its Events are cheap.
+_managers: Dict[Tuple[int, str], Any] = {}
+_managers_lock = threading.Lock()
+
+
+def _manager_event(mp_context: Any) -> Any:
+    import multiprocessing
+    import os
+    if mp_context is None:
+        mp_context = multiprocessing.get_context()
+    key = (os.getpid(), mp_context.get_start_method())
+    with _managers_lock:
+        manager = _managers.get(key)
+        if manager is None:
+            manager = _managers[key] = mp_context.Manager()
+    return manager.Event()
+
+
+# ---- what runs on the far side ----
+
+def _invoke(payload: bytes) -> Any:
+    fn, args, kwargs = pickle.loads(payload)
+    return fn(*args, **kwargs)
+
+
+def _run_chunk(fn: Callable[..., Any], items: List[Any], kwargs: Dict[str, Any]) -> List[Any]:
+    """One ``map`` chunk: the calls in order; the first exception ends the
+    chunk, so the items after it are never started."""
+    return [fn(item, **kwargs) for item in items]
+
+
+# ---- engines ----
+
+def _is_dask(executor: Any, names: Tuple[str, ...]) -> bool:
+    cls = type(executor)
+    return cls.__module__.split(".")[0] == "distributed" and cls.__name__ in names
+
+
+class _Backend:
+    """An in-process engine: no pickling, the task gets the gocore ctx."""
+
+    in_process = True
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def prepare(self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str) -> Any:
+        return (fn, args, kwargs)
+
+    def submit(self, call: Any, name: str) -> Future:
+        fn, args, kwargs = call
+        return self.executor.submit(fn, *args, **kwargs)
+
+    def new_flag(self) -> Any:      # pragma: no cover - in-process tasks get the real ctx
+        raise AssertionError("in-process tasks receive the group's context")
+
+
+class _ProcessBackend(_Backend):
+    in_process = False
+
+    def __init__(self, executor: Executor) -> None:
+        super().__init__(executor)
+        # The pool's own start method, so the manager is as safe to start as the pool's workers.
+        self._mp_context = getattr(executor, "_mp_context", None)
+
+    def dumps(self, obj: Any) -> bytes:
+        return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+
+    def prepare(self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str) -> Any:
+        try:
+            return self.dumps((fn, args, kwargs))
+        except Exception as exc:
+            raise _pickling_error(self.dumps, fn, args, kwargs, name, exc) from exc
+
+    def submit(self, call: Any, name: str) -> Future:
+        return self.executor.submit(_invoke, call)
+
+    def new_flag(self) -> Any:
+        event = _manager_event(self._mp_context)
+        return event, event.set
+
+
+class _DaskBackend(_ProcessBackend):
+    def __init__(self, executor: Executor, client: Any) -> None:
+        super().__init__(executor)
+        self._client = client
+        from distributed.protocol.pickle import dumps
+        self._dumps = dumps
+
+    def dumps(self, obj: Any) -> bytes:
+        return self._dumps(obj)
+
+    def submit(self, call: Any, name: str) -> Future:
+        # pure=False: two identical go() calls are two tasks, as in Go (dask
+        # would otherwise merge them into one key); the key keeps the task's
+        # name visible on the dashboard.
+        return self.executor.submit(_invoke, call, pure=False, key=f"{name}-{uuid.uuid4().hex}")
+
+    def new_flag(self) -> Any:
+        from distributed import Event
+        name = f"gocore-cancel-{uuid.uuid4().hex}"
+        flag = _DaskFlag(name, Event(name, client=self._client))
+        return flag, flag.set
+
+
+def _pickling_error(dumps: Callable[[Any], bytes], fn: Any, args: tuple, kwargs: dict,
+                    name: str, exc: BaseException) -> TaskPicklingError:
+    """Name the part that failed: the function itself or one argument."""
+    what = "its arguments"
+    parts = [("the function", fn)] + [(f"argument {i}", a) for i, a in enumerate(args)]
+    parts += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    for label, part in parts:
+        try:
+            dumps(part)
+        except Exception:
+            what = label
+            break
+    return TaskPicklingError(
+        f"task {name} cannot be sent to the executor: {what} cannot be pickled ({type(exc).__name__}: {exc})"
+    )
+
+
+def _backend_for(executor: Any) -> _Backend:
+    if _is_dask(executor, ("Client",)):
+        return _DaskBackend(executor.get_executor(), executor)
+    if _is_dask(executor, ("ClientExecutor",)):
+        return _DaskBackend(executor, executor._client)
+    if isinstance(executor, ThreadPoolExecutor):
+        return _Backend(executor)
+    if isinstance(executor, ProcessPoolExecutor) or isinstance(executor, Executor):
+        return _ProcessBackend(executor)
+    raise TypeError(
+        f"executor must be a concurrent.futures.Executor or a dask.distributed Client, "
+        f"not {type(executor).__name__}"
+    )
+
+
+# ---- the ctx parameter ----
+
+_declares_ctx: Dict[Any, bool] = {}
+
+
+def _wants_ctx(fn: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
+    """Whether `fn` declares a ``ctx`` parameter the call leaves unfilled."""
+    if "ctx" in kwargs:
+        return False
+    try:
+        declared = _declares_ctx.get(fn)
+    except TypeError:           # unhashable callable
+        declared = None
+    if declared is None:
+        try:
+            param = inspect.signature(fn).parameters.get("ctx")
+        except (TypeError, ValueError):     # builtins without a signature
+            param = None
+        declared = param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        try:
+            if len(_declares_ctx) > 1024:
+                _declares_ctx.clear()
+            _declares_ctx[fn] = declared
+        except TypeError:
+            pass
+    if not declared:
+        return False
+    try:
+        return "ctx" not in inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return True
+
+
+def task_name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def remote_traceback(exc: BaseException) -> BaseException:
+    """Make sure an exception from another process carries its traceback text
+    as ``__cause__``.  ProcessPoolExecutor already attaches one; dask brings
+    the frames back on ``__traceback__``, which we turn into the same text."""
+    cause = exc.__cause__
+    if cause is not None and type(cause).__name__ in ("RemoteTraceback", "_RemoteTraceback"):
+        return exc
+    if exc.__traceback__ is not None and cause is None:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        exc.__cause__ = RemoteTraceback(f'\n"""\n{text}"""')
+    return exc
+
+
+# ---- rounds and the dispatcher ----
+
+Done = Callable[[Optional[BaseException], Any, bool], None]
+
+
+class _Round:
+    """The futures submitted under one context.  Invariant: once `stopped`
+    is set (under `lock`), no future is added to `inflight`, and every future
+    that was in it has been (or is being) cancelled."""
+
+    __slots__ = ("backend", "ctx", "lock", "inflight", "stopped", "flag", "set_flag", "__weakref__")
+
+    def __init__(self, backend: _Backend, ctx: Context) -> None:
+        self.backend = backend
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.inflight: set = set()
+        self.stopped = False
+        self.flag: Any = None
+        self.set_flag: Optional[Callable[[], Any]] = None
+        context_after_func(ctx, self.stop)
+
+    def stop(self) -> None:
+        # Runs in a goroutine (context_after_func), never on an engine's
+        # callback thread: cancelling a dask future from its event loop thread
+        # would deadlock, and setting the shared flag is an IPC round trip.
+        with self.lock:
+            self.stopped = True
+            pending = list(self.inflight)
+            set_flag = self.set_flag
+        for fut in pending:
+            fut.cancel()        # a no-op for a task already running: nothing can stop it
+        if set_flag is not None:
+            set_flag()
+
+    def task_ctx(self) -> Any:
+        if self.backend.in_process:
+            return self.ctx
+        if self.flag is None:
+            flag, set_flag = self.backend.new_flag()    # may start a process: outside the lock
+            with self.lock:
+                if self.flag is None:
+                    self.flag, self.set_flag = flag, set_flag
+                stopped = self.stopped
+            if stopped:     # stop() ran before the flag existed: it could not set it
+                self.set_flag()
+        return TaskContext(self.flag)
+
+
+class Dispatcher:
+    """Submits a group's tasks to one executor (see the module docstring)."""
+
+    __slots__ = ("backend", "_round", "_lock")
+
+    def __init__(self, executor: Any) -> None:
+        self.backend = _backend_for(executor)
+        self._round: Optional[_Round] = None
+        self._lock = threading.Lock()
+
+    def round_for(self, ctx: Context) -> _Round:
+        with self._lock:
+            rnd = self._round
+            if rnd is None or rnd.ctx is not ctx:
+                rnd = self._round = _Round(self.backend, ctx)
+            return rnd
+
+    def submit(self, ctx: Context, fn: Callable[..., Any], args: tuple, kwargs: dict,
+               done: Done, name: Optional[str] = None) -> bool:
+        """Submit ``fn(*args, **kwargs)`` under `ctx`; `done(exc, result,
+        cancelled)` is called exactly once when it ends, from the engine's
+        callback thread.  Returns False (and never calls `done`) when the
+        round is already stopped: the task is skipped.  A pickling error is
+        raised here, before anything was submitted."""
+        rnd = self.round_for(ctx)
+        if rnd.stopped:
+            return False
+        if name is None:
+            name = task_name(fn)
+        if _wants_ctx(fn, args, kwargs):
+            kwargs = dict(kwargs, ctx=rnd.task_ctx())
+        backend = self.backend
+        call = backend.prepare(fn, args, kwargs, name)
+        fut = backend.submit(call, name)
+        with rnd.lock:
+            late = rnd.stopped
+            if not late:
+                rnd.inflight.add(fut)
+        if late:
+            fut.cancel()
+        in_process = backend.in_process
+
+        def finished(f: Future) -> None:
+            with rnd.lock:
+                rnd.inflight.discard(f)
+            if f.cancelled():
+                done(None, None, True)
+                return
+            exc = f.exception()
+            if exc is not None:
+                done(exc if in_process else remote_traceback(exc), None, False)
+            else:
+                done(None, f.result(), False)
+
+        fut.add_done_callback(finished)
+        return True
+
+    def map_chunks(self, n: int, workers: int) -> List[Tuple[int, int]]:
+        """Split n items into contiguous chunks: a few per worker, so the
+        per-future round trip is paid per chunk, while the last chunks are
+        small enough that no worker idles long at the end."""
+        if n == 0:
+            return []
+        per = max(1, -(-n // (workers * 4)))
+        return [(i, min(i + per, n)) for i in range(0, n, per)]
+
+    def submit_chunk(self, ctx: Context, fn: Callable[..., Any], items: List[Any], done: Done) -> bool:
+        kwargs: Dict[str, Any] = {}
+        if _wants_ctx(fn, (None,), {}):
+            kwargs["ctx"] = self.round_for(ctx).task_ctx()
+        return self.submit(ctx, _run_chunk, (fn, items, kwargs), {}, done, task_name(fn))
+
