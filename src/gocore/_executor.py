@@ -337,10 +337,14 @@ class _Round:
             self.stopped = True
             pending = list(self.inflight)
             set_flag = self.set_flag
-        for fut in pending:
-            fut.cancel()        # a no-op for a task already running: nothing can stop it
-        if set_flag is not None:
+        if set_flag is not None:    # first, so running cooperative tasks learn it soonest
             set_flag()
+        for fut in pending:
+            # A process pool refuses to cancel a running (or prefetched)
+            # future, so wait() still waits for it.  A dask future cancels
+            # whether or not it runs: its result is dropped at once and the
+            # worker finishes the call in the background.
+            fut.cancel()
 
     def task_ctx(self) -> Any:
         if self.backend.in_process:
@@ -354,6 +358,13 @@ class _Round:
             if stopped:     # stop() ran before the flag existed: it could not set it
                 self.set_flag()
         return TaskContext(self.flag)
+
+
+class _Task:
+    __slots__ = ("round", "call", "name")
+
+    def __init__(self, rnd: _Round, call: Any, name: str) -> None:
+        self.round, self.call, self.name = rnd, call, name
 
 
 class Dispatcher:
@@ -373,23 +384,35 @@ class Dispatcher:
                 rnd = self._round = _Round(self.backend, ctx)
             return rnd
 
-    def submit(self, ctx: Context, fn: Callable[..., Any], args: tuple, kwargs: dict,
-               done: Done, name: Optional[str] = None) -> bool:
-        """Submit ``fn(*args, **kwargs)`` under `ctx`; `done(exc, result,
-        cancelled)` is called exactly once when it ends, from the engine's
-        callback thread.  Returns False (and never calls `done`) when the
-        round is already stopped: the task is skipped.  A pickling error is
-        raised here, before anything was submitted."""
+    def prepare(self, ctx: Context, fn: Callable[..., Any], args: tuple, kwargs: dict,
+                name: Optional[str] = None) -> "_Task":
+        """Everything about a task that needs no slot: the ``ctx`` argument
+        and the pickling (so a pickling error is raised here, naming the
+        task, before anything is submitted; and a pool's next payload is
+        ready while its workers are still busy)."""
         rnd = self.round_for(ctx)
-        if rnd.stopped:
-            return False
         if name is None:
             name = task_name(fn)
         if _wants_ctx(fn, args, kwargs):
             kwargs = dict(kwargs, ctx=rnd.task_ctx())
+        return _Task(rnd, self.backend.prepare(fn, args, kwargs, name), name)
+
+    def prepare_chunk(self, ctx: Context, fn: Callable[..., Any], items: List[Any]) -> "_Task":
+        kwargs: Dict[str, Any] = {}
+        if _wants_ctx(fn, (None,), {}):
+            kwargs["ctx"] = self.round_for(ctx).task_ctx()
+        return self.prepare(ctx, _run_chunk, (fn, items, kwargs), {}, task_name(fn))
+
+    def launch(self, task: "_Task", done: Done) -> bool:
+        """Submit a prepared task; `done(exc, result, cancelled)` is called
+        exactly once when it ends, from the engine's callback thread.
+        Returns False (and never calls `done`) when its round is already
+        stopped: the task is skipped."""
+        rnd = task.round
+        if rnd.stopped:
+            return False
         backend = self.backend
-        call = backend.prepare(fn, args, kwargs, name)
-        fut = backend.submit(call, name)
+        fut = backend.submit(task.call, task.name)
         with rnd.lock:
             late = rnd.stopped
             if not late:
@@ -421,10 +444,3 @@ class Dispatcher:
             return []
         per = max(1, -(-n // (workers * 4)))
         return [(i, min(i + per, n)) for i in range(0, n, per)]
-
-    def submit_chunk(self, ctx: Context, fn: Callable[..., Any], items: List[Any], done: Done) -> bool:
-        kwargs: Dict[str, Any] = {}
-        if _wants_ctx(fn, (None,), {}):
-            kwargs["ctx"] = self.round_for(ctx).task_ctx()
-        return self.submit(ctx, _run_chunk, (fn, items, kwargs), {}, done, task_name(fn))
-

@@ -115,9 +115,6 @@ class ErrGroup:
             self._xcancel(exc)
 
     def _start(self, sem, fn, args, kwargs) -> None:
-        if self._exec is not None:
-            self._submit(sem, fn, args, kwargs)
-            return
         self._active.add(1)
         self._wg.add(1)
         try:
@@ -129,7 +126,7 @@ class ErrGroup:
             self._wg.done()
             raise
 
-    def _submit(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _submit(self, sem: Optional[Semaphore], task: Any) -> None:
         """The executor twin of ``_start``: the slot and the WaitGroup count
         are given back by the future's completion (or at once if the task is
         skipped or could not be submitted)."""
@@ -151,7 +148,7 @@ class ErrGroup:
                 release()
 
         try:
-            started = self._exec.submit(self._xctx, fn, args, kwargs, finished)
+            started = self._exec.launch(task, finished)
         except BaseException:
             release()
             raise
@@ -163,20 +160,28 @@ class ErrGroup:
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.go needs a callable, not {type(fn).__name__}")
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
-        self._start(sem, fn, args, kwargs)
+        if task is not None:
+            self._submit(sem, task)
+        else:
+            self._start(sem, fn, args, kwargs)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.try_go needs a callable, not {type(fn).__name__}")
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
-        self._start(sem, fn, args, kwargs)
+        if task is not None:
+            self._submit(sem, task)
+        else:
+            self._start(sem, fn, args, kwargs)
         return True
 
     def set_limit(self, n: int) -> None:

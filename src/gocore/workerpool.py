@@ -147,6 +147,10 @@ class WorkerPool:
         """One future per slot: ``fn(*args, **kwargs)``, or with `items`
         ``(results, start, chunk)`` one map chunk whose results land in place."""
         ctx, cancel = self._xctx, self._xcancel
+        if items is None:
+            task = self._exec.prepare(ctx, fn, args, kwargs)
+        else:
+            task = self._exec.prepare_chunk(ctx, fn, items[2])
         if not self._take_slot(self._ctx):
             return
         self._wg.add(1)
@@ -164,10 +168,7 @@ class WorkerPool:
                 done()
 
         try:
-            if items is None:
-                started = self._exec.submit(ctx, fn, args, kwargs, finished)
-            else:
-                started = self._exec.submit_chunk(ctx, fn, items[2], finished)
+            started = self._exec.launch(task, finished)
         except BaseException:
             release()
             done()
