@@ -50,17 +50,50 @@ def noop(x):
     return x
 
 
-def best(fn, *args):
-    times = []
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def interleaved(variants, rounds=ROUNDS):
+    """Best time of each variant over `rounds`, the variants taking turns
+    inside each round so a burst of load on the machine hits them alike."""
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(ts) for name, ts in times.items()}
 
 
-def per_task(submit_all, n):
-    return best(submit_all, n) / n
+def process_rows(ex, blocks, want):
+    """Seconds for the three CPU-pipeline variants on pool `ex`."""
+    pool = gocore.WorkerPool(2, executor=ex)
+    assert pool.map(digest, blocks[:4]) == want
+    return interleaved({
+        "threads": lambda: gocore.WorkerPool(2).map(digest, blocks),
+        "pool.map": lambda: list(ex.map(digest, blocks)),
+        "gocore+pool": lambda: pool.map(digest, blocks),
+    })
+
+
+def overhead_rows(ex, k=2000):
+    """Per-task seconds of a trivial task: bare submit+wait vs ErrGroup."""
+    def bare():
+        wait([ex.submit(noop, i) for i in range(k)])
+
+    def group():
+        g = gocore.ErrGroup(executor=ex)
+        for i in range(k):
+            g.go(noop, i)
+        g.wait()
+    t = interleaved({"submit": bare, "ErrGroup.go": group})
+    return {name: v / k for name, v in t.items()}
+
+
+def dask_rows(client, blocks, want):
+    dpool = gocore.WorkerPool(2, executor=client)
+    assert dpool.map(digest, blocks[:4]) == want
+    return interleaved({
+        "client.map": lambda: client.gather(client.map(digest, blocks, pure=False)),
+        "gocore+dask": lambda: dpool.map(digest, blocks),
+    })
 
 
 def main():
@@ -68,57 +101,40 @@ def main():
     n = int(args[0]) if args else 512
     blocks = [make_block(i) for i in range(n)]
     want = [digest(b) for b in blocks[:4]]
-    rows = []
-
-    def row(name, seconds, base=None):
-        rows.append((name, seconds, base))
-
-    t_threads = best(lambda: gocore.WorkerPool(2).map(digest, blocks))
-    row("threads  WorkerPool(2).map", t_threads)
     with ProcessPoolExecutor(2) as ex:
         list(ex.map(noop, range(4)))        # workers up
-        pool = gocore.WorkerPool(2, executor=ex)
-        assert pool.map(digest, blocks[:4]) == want
-        t_plain = best(lambda: list(ex.map(digest, blocks)))
-        t_ours = best(lambda: pool.map(digest, blocks))
-        row("pool.map  ProcessPoolExecutor(2).map", t_plain)
-        row("gocore+pool  WorkerPool(2, executor=pool).map", t_ours)
-
-        def bare(k):
-            wait([ex.submit(noop, i) for i in range(k)])
-
-        def group(k):
-            g = gocore.ErrGroup(executor=ex)
-            g.set_limit(64)
-            for i in range(k):
-                g.go(noop, i)
-            g.wait()
-        o_bare, o_group = per_task(bare, 2000), per_task(group, 2000)
-    t_dask = t_client = None
+        t = process_rows(ex, blocks, want)
+        o = overhead_rows(ex)
+    d = None
     if "--no-dask" not in sys.argv:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             print("dask.distributed not installed: dask rows skipped")
         else:
+            import logging
+            logging.getLogger("distributed").setLevel(logging.ERROR)
             with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                              dashboard_address=None) as cluster, Client(cluster) as client:
-                client.run(lambda: sys.path.insert(0, os.path.join(ROOT, "bench")))
-                dpool = gocore.WorkerPool(2, executor=client)
-                assert dpool.map(digest, blocks[:4]) == want
-                t_client = best(lambda: client.gather(client.map(digest, blocks, pure=False)))
-                t_dask = best(lambda: dpool.map(digest, blocks))
-    print(f"{sys.version.split()[0]}  {os.cpu_count()} cores  {n} blocks of 64 KiB")
-    print(f"{'':48} {'blocks/s':>9}")
-    for name, seconds, _ in rows:
-        print(f"{name:48} {n / seconds:9.0f}")
-    print(f"gocore+pool vs threads: {t_threads / t_ours:.2f}x   vs pool.map: {t_plain / t_ours:.2f}x")
-    if t_dask is not None:
-        print(f"{'client.map + client.gather':48} {n / t_client:9.0f}")
-        print(f"{'gocore+dask  WorkerPool(2, executor=client).map':48} {n / t_dask:9.0f}")
-        print(f"gocore+dask vs client.map: {t_client / t_dask:.2f}x")
-    print(f"per task, trivial fn: executor.submit {o_bare * 1e6:.0f} us, "
-          f"ErrGroup(executor=).go {o_group * 1e6:.0f} us (+{(o_group - o_bare) * 1e6:.0f} us)")
+                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                    Client(cluster) as client:
+                d = dask_rows(client, blocks, want)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {n} blocks of 64 KiB, best of {ROUNDS}")
+    print(f"{'variant':52} {'blocks/s':>9}")
+    names = {
+        "threads": "gocore threads   WorkerPool(2).map",
+        "pool.map": "plain            ProcessPoolExecutor(2).map",
+        "gocore+pool": "gocore+processes WorkerPool(2, executor=pool).map",
+        "client.map": "plain dask       client.map + client.gather",
+        "gocore+dask": "gocore+dask      WorkerPool(2, executor=client).map",
+    }
+    for key, seconds in list(t.items()) + list((d or {}).items()):
+        print(f"{names[key]:52} {n / seconds:9.0f}")
+    print(f"gocore+processes: {t['threads'] / t['gocore+pool']:.2f}x threads, "
+          f"{t['pool.map'] / t['gocore+pool']:.2f}x plain pool.map")
+    if d is not None:
+        print(f"gocore+dask: {d['client.map'] / d['gocore+dask']:.2f}x plain client.map")
+    print(f"per trivial task: executor.submit {o['submit'] * 1e6:.0f} us, "
+          f"ErrGroup(executor=).go {o['ErrGroup.go'] * 1e6:.0f} us")
 
 
 if __name__ == "__main__":
