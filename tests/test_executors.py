@@ -334,3 +334,36 @@ def test_not_an_executor():
         gocore.ErrGroup(executor=42)
     with pytest.raises(TypeError, match="executor"):
         gocore.ErrGroup.with_context(gocore.background(), executor="pool")
+
+
+def test_submit_failure_leaves_group_usable():
+    ex = ThreadPoolExecutor(1)
+    ex.shutdown()
+    g = gocore.ErrGroup(executor=ex)
+    g.set_limit(1)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        g.go(tasks.add, 1)
+    g.wait()                    # the slot and the count were given back
+    p = gocore.WorkerPool(1, executor=ex)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        p.go(tasks.add, 1)
+    p.wait()
+    with ThreadPoolExecutor(1) as live:
+        g2 = gocore.ErrGroup(executor=live)
+        g2.set_limit(1)
+        g2.go(tasks.add, 1)
+        g2.wait()
+
+
+def test_deadline_of_parent_cancels_like_cancel(pools, tmp_path):
+    ex = pools("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    parent, cancel = gocore.with_timeout(gocore.background(), 0.1)
+    try:
+        p = gocore.WorkerPool(1, ctx=parent, executor=ex)
+        for i in range(20):
+            p.go(tasks.touch, str(tmp_path / f"t{i}"), 0.05)
+        with pytest.raises(gocore.DeadlineExceeded):
+            p.wait()
+        assert len(_ran(tmp_path, 20)) < 20
+    finally:
+        cancel()

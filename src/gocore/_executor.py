@@ -230,10 +230,15 @@ class _DaskBackend(_ProcessBackend):
 
 def _pickling_error(dumps: Callable[[Any], bytes], fn: Any, args: tuple, kwargs: dict,
                     name: str, exc: BaseException) -> TaskPicklingError:
-    """Name the part that failed: the function itself or one argument."""
+    """Name the part that failed: the function itself, one argument, or (for
+    a map chunk) one item."""
+    if fn is _run_chunk:
+        fn, items = args[0], args[1]
+        parts = [("the function", fn)] + [("an item", x) for x in items]
+    else:
+        parts = [("the function", fn)] + [(f"argument {i}", a) for i, a in enumerate(args)]
+        parts += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
     what = "its arguments"
-    parts = [("the function", fn)] + [(f"argument {i}", a) for i, a in enumerate(args)]
-    parts += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
     for label, part in parts:
         try:
             dumps(part)
