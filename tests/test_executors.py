@@ -367,3 +367,16 @@ def test_deadline_of_parent_cancels_like_cancel(pools, tmp_path):
         assert len(_ran(tmp_path, 20)) < 20
     finally:
         cancel()
+
+
+def test_group_reused_after_clean_wait(engine):
+    kind, ex = engine
+    g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+    g.go(tasks.add, 1)
+    g.wait()
+    assert ctx.err() is not None            # Go: wait() cancels the derived context
+    p = gocore.WorkerPool(2, executor=ex)
+    g.go(tasks.fail, "second round")        # still runs: only an error or the parent stops the group
+    with pytest.raises(tasks.Boom, match="second round"):
+        g.wait()
+    assert p.map(tasks.square, [2]) == [4]

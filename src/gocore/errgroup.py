@@ -88,8 +88,11 @@ class ErrGroup:
         g = cls()
         g._cancel = cancel
         if executor is not None:
+            # The futures' own child of `parent`: the first error or the
+            # parent's end stops them, but wait() cancelling `ctx` (Go) does
+            # not, so a group reused after a clean wait() still runs tasks.
             g._exec = Dispatcher(executor)
-            g._xctx, g._xcancel = ctx, cancel
+            g._xctx, g._xcancel = with_cancel_cause(parent)
         return g, ctx
 
     def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
