@@ -17,6 +17,9 @@ import executor_tasks as tasks
 import gocore
 from gocore._executor import TaskPicklingError
 
+# The fork pools are started on purpose from this multi-threaded process.
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
 ENGINES = ["thread", "fork", "spawn", "dask"]
 REMOTE = {"fork", "spawn", "dask"}
 
