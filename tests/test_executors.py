@@ -383,3 +383,24 @@ def test_group_reused_after_clean_wait(engine):
     with pytest.raises(tasks.Boom, match="second round"):
         g.wait()
     assert p.map(tasks.square, [2]) == [4]
+
+
+def test_group_ctx_passed_as_argument_travels_as_proxy(engine, tmp_path):
+    """Go's idiom g.go(fn, ctx, ...) works on any engine: the group's own
+    context, unpicklable itself, reaches a remote task as a TaskContext."""
+    kind, ex = engine
+    g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+    marker = tmp_path / "seen"
+    g.go(tasks.wait_for_cancel, str(marker), ctx)
+    g.go(tasks.fail_after, 0.2)
+    with pytest.raises(tasks.Boom):
+        g.wait()
+    assert seen(kind, marker) == "Canceled"
+    parent, cancel = gocore.with_cancel(gocore.background())
+    p = gocore.WorkerPool(2, ctx=parent, executor=ex)
+    marker2 = tmp_path / "seen2"
+    p.go(tasks.wait_for_cancel, str(marker2), ctx=p.ctx)
+    gocore.after_func(0.2, cancel)
+    with pytest.raises(gocore.Canceled):
+        p.wait()
+    assert seen(kind, marker2) == "Canceled"

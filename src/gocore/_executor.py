@@ -378,10 +378,14 @@ class _Task:
 class Dispatcher:
     """Submits a group's tasks to one executor (see the module docstring)."""
 
-    __slots__ = ("backend", "_round", "_lock")
+    __slots__ = ("backend", "visible", "_round", "_lock")
 
     def __init__(self, executor: Any) -> None:
         self.backend = _backend_for(executor)
+        # The context the group hands its user (ErrGroup.with_context's ctx,
+        # WorkerPool.ctx): passed as an argument to a remote task, where it
+        # could not be pickled, it travels as the round's TaskContext.
+        self.visible: Optional[Context] = None
         self._round: Optional[_Round] = None
         self._lock = threading.Lock()
 
@@ -403,6 +407,14 @@ class Dispatcher:
             name = task_name(fn)
         if _wants_ctx(fn, args, kwargs):
             kwargs = dict(kwargs, ctx=rnd.task_ctx())
+        visible = self.visible
+        if visible is not None and not self.backend.in_process:
+            if any(a is visible for a in args):
+                proxy = rnd.task_ctx()
+                args = tuple(proxy if a is visible else a for a in args)
+            if any(v is visible for v in kwargs.values()):
+                proxy = rnd.task_ctx()
+                kwargs = {k: proxy if v is visible else v for k, v in kwargs.items()}
         return _Task(rnd, self.backend.prepare(fn, args, kwargs, name), name)
 
     def prepare_chunk(self, ctx: Context, fn: Callable[..., Any], items: List[Any]) -> "_Task":

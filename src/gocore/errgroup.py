@@ -54,7 +54,8 @@ class ErrGroup:
     already running in another process or on a dask worker (no engine can);
     a task function that declares a ``ctx`` parameter receives a context
     whose ``err()`` turns non-None once the group is cancelled, so it can
-    stop early.
+    stop early (the group's ``ctx`` passed as an argument, Go's
+    ``g.go(fetch, ctx, url)``, arrives as that same kind of context).
     """
 
     __slots__ = ("_wg", "_sem", "_active", "_cancel", "_lock", "_err", "_tb", "_exec", "_xctx", "_xcancel")
@@ -92,6 +93,7 @@ class ErrGroup:
             # parent's end stops them, but wait() cancelling `ctx` (Go) does
             # not, so a group reused after a clean wait() still runs tasks.
             g._exec = Dispatcher(executor)
+            g._exec.visible = ctx
             g._xctx, g._xcancel = with_cancel_cause(parent)
         return g, ctx
 

@@ -52,7 +52,8 @@ class WorkerPool:
     What cancellation cannot do: stop a task that is already running in
     another process or on a dask worker (no engine can).  A task function
     that declares a ``ctx`` parameter receives a context whose ``err()``
-    turns non-None once the pool is cancelled, so it can stop early.
+    turns non-None once the pool is cancelled, so it can stop early (so
+    does a task passed ``p.ctx`` as an argument).
     """
 
     def __init__(self, max_workers: int, ctx: Optional[Context] = None, executor: Any = None) -> None:
@@ -74,6 +75,7 @@ class WorkerPool:
         self._exec: Optional[Dispatcher] = None
         if executor is not None:
             self._exec = Dispatcher(executor)
+            self._exec.visible = self._ctx
             self._xctx, self._xcancel = self._ctx, self._cancel
             if ctx is None:     # the round's own context: the first failure cancels it
                 self._xctx, self._xcancel = with_cancel_cause(background())
@@ -191,6 +193,7 @@ class WorkerPool:
         # round context once a failure cancelled the last one.
         if self._ctx is not None:
             self._xctx, self._xcancel = self._ctx, self._cancel
+            self._exec.visible = self._ctx
         elif self._xctx.err() is not None:
             self._xctx, self._xcancel = with_cancel_cause(background())
 
