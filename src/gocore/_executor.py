@@ -150,6 +150,21 @@ def _run_chunk(fn: Callable[..., Any], items: List[Any], kwargs: Dict[str, Any])
     return [fn(item, **kwargs) for item in items]
 
 
+def _run_mapper(mapper: Callable[..., Any], item: Any, kwargs: Dict[str, Any]) -> Tuple[List[Any], list]:
+    """A ``map_reduce`` mapper on the far side: ``emit`` collects, and a
+    ``cancel(exc)`` is recorded, not acted on (the group lives in the
+    submitting process); both travel back with the result."""
+    emitted: List[Any] = []
+    cancels: list = []
+
+    def cancel(exc: Optional[BaseException] = None) -> None:
+        if not cancels:
+            cancels.append(exc)
+
+    mapper(item, emitted.append, cancel, **kwargs)
+    return emitted, cancels
+
+
 # ---- engines ----
 
 def _is_dask(executor: Any, names: Tuple[str, ...]) -> bool:
@@ -235,6 +250,8 @@ def _pickling_error(dumps: Callable[[Any], bytes], fn: Any, args: tuple, kwargs:
     if fn is _run_chunk:
         fn, items = args[0], args[1]
         parts = [("the function", fn)] + [("an item", x) for x in items]
+    elif fn is _run_mapper:
+        parts = [("the mapper", args[0]), ("the item", args[1])]
     else:
         parts = [("the function", fn)] + [(f"argument {i}", a) for i, a in enumerate(args)]
         parts += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
@@ -422,6 +439,14 @@ class Dispatcher:
         if _wants_ctx(fn, (None,), {}):
             kwargs["ctx"] = self.round_for(ctx).task_ctx()
         return self.prepare(ctx, _run_chunk, (fn, items, kwargs), {}, task_name(fn))
+
+    def prepare_mapper(self, ctx: Context, mapper: Callable[..., Any], item: Any) -> "_Task":
+        """A ``map_reduce`` mapper call; the result is ``(emitted, cancels)``,
+        see ``_run_mapper``."""
+        kwargs: Dict[str, Any] = {}
+        if _wants_ctx(mapper, (None, None, None), {}):
+            kwargs["ctx"] = self.round_for(ctx).task_ctx()
+        return self.prepare(ctx, _run_mapper, (mapper, item, kwargs), {}, task_name(mapper))
 
     def launch(self, task: "_Task", done: Done) -> bool:
         """Submit a prepared task; `done(exc, result, cancelled)` is called
