@@ -30,7 +30,7 @@ import gocore  # noqa: E402
 
 BLOCK = 64 * 1024
 RECORD = 1024
-ROUNDS = 5
+ROUNDS = 7
 
 
 def make_block(i):

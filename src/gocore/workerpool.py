@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Iterable, List, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup
-from gocore._executor import Dispatcher
+from gocore._executor import ChunkedMap, Dispatcher
 from gocore.context import Context, background, cause, with_cancel_cause
 from gocore.goroutine import go as _go
 
@@ -117,7 +117,7 @@ class WorkerPool:
         if not callable(fn):
             raise TypeError(f"WorkerPool.go needs a callable, not {type(fn).__name__}")
         if self._exec is not None:
-            self._submit(fn, args, kwargs, None)
+            self._submit(fn, args, kwargs)
             return
         ctx, cancel = self._ctx, self._cancel
         if not self._take_slot(ctx):
@@ -145,14 +145,10 @@ class WorkerPool:
 
     # -- running tasks on an executor --
 
-    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict, items: Optional[tuple]) -> None:
-        """One future per slot: ``fn(*args, **kwargs)``, or with `items`
-        ``(results, start, chunk)`` one map chunk whose results land in place."""
+    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        """One future per slot, given back when the future completes."""
         ctx, cancel = self._xctx, self._xcancel
-        if items is None:
-            task = self._exec.prepare(ctx, fn, args, kwargs)
-        else:
-            task = self._exec.prepare_chunk(ctx, fn, items[2])
+        task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
         if not self._take_slot(self._ctx):
             return
         self._wg.add(1)
@@ -162,9 +158,6 @@ class WorkerPool:
             try:
                 if exc is not None:
                     record(exc, cancel)
-                elif items is not None and not cancelled:
-                    results, start, _ = items
-                    results[start:start + len(result)] = result
             finally:
                 release()
                 done()
@@ -180,13 +173,21 @@ class WorkerPool:
             done()
 
     def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
-        results: List[Any] = [None] * len(items)
-        for start, end in self._exec.map_chunks(len(items), self._max):
-            if self._xctx.err() is not None:
+        cancel, release, done = self._xcancel, self._sem.release, self._wg.done
+
+        def lane_done() -> None:
+            release()
+            done()
+
+        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
+                       lambda exc: self._record(exc, cancel), lane_done)
+        for _ in range(min(self._max, len(m))):
+            if not self._take_slot(self._ctx):
                 break
-            self._submit(fn, (), {}, (results, start, items[start:end]))
+            self._wg.add(1)
+            m.start_lane()
         self.wait()
-        return results
+        return m.results
 
     def _reset_round(self) -> None:
         # Called under self._lock by wait(): a pool without ctx= gets a fresh
