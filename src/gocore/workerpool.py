@@ -44,7 +44,7 @@ class WorkerPool:
     With ``executor=`` (any ``concurrent.futures.Executor``, or a
     dask.distributed ``Client``) tasks run there: at most `max_workers`
     futures are in flight (gocore holds back the rest), ``map`` keeps input
-    order (it sends the items in chunks, about 16 per worker), and the first
+    order (it sends the items in chunks, large ones first), and the first
     exception cancels the pool's context and ``future.cancel()``s every
     submitted task that has not started.  ``wait()`` raises it with the
     remote traceback as its ``__cause__``.  Functions and arguments must be
