@@ -80,3 +80,15 @@ def wait_for_cancel_kw(path, *, ctx, limit=30.0):
 
 def square_with_ctx(x, ctx):
     return (x * x, ctx.err() is None)
+
+
+def mapper_emit_twice(item, emit, cancel):
+    emit(item)
+    emit(-item)
+
+
+def mapper_cancel_on(item, emit, cancel):
+    if item == 3:
+        cancel(Boom("mapper cancelled"))
+    else:
+        emit(item)

@@ -404,3 +404,24 @@ def test_group_ctx_passed_as_argument_travels_as_proxy(engine, tmp_path):
     with pytest.raises(gocore.Canceled):
         p.wait()
     assert seen(kind, marker2) == "Canceled"
+
+
+# ---- the seam map_reduce / for_each run their mappers through ----
+
+def test_remote_mapper_replays_emits_and_cancel(engine):
+    from gocore._executor import Dispatcher, remote_call, remote_mapper
+    kind, ex = engine
+    d = Dispatcher(ex)
+    ctx, cancel_ctx = gocore.with_cancel(gocore.background())
+    got, cancels = [], []
+    call = remote_mapper(d, ctx, tasks.mapper_emit_twice, got.append, cancels.append)
+    call(5)
+    assert got == [5, -5] and cancels == []
+    call = remote_mapper(d, ctx, tasks.mapper_cancel_on, got.append, cancels.append)
+    call(3)
+    assert [str(c) for c in cancels] == ["mapper cancelled"]
+    with pytest.raises(tasks.Boom, match="item 2"):
+        remote_call(d, ctx, _partial_fail_on(2))(2)
+    cancel_ctx()
+    with pytest.raises(gocore.Canceled):     # a stopped run submits nothing more
+        remote_call(d, ctx, tasks.square)(1)

@@ -31,7 +31,7 @@ import uuid
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from gocore._gocore import AtomicInt
+from gocore._gocore import AtomicInt, Chan
 from gocore.context import Context, context_after_func
 from gocore.errors import Canceled
 from gocore.goroutine import go
@@ -492,6 +492,22 @@ class Dispatcher:
         fut.add_done_callback(finished)
         return True
 
+    def run(self, task: "_Task") -> Any:
+        """Submit a prepared task and wait for it: its result, or its
+        exception raised (remote traceback attached).  A task skipped or
+        cancelled because its round stopped raises the round's ``ctx.err()``.
+        For callers that hold one goroutine per in-flight task (the ``mr``
+        mappers): the goroutine blocks here, the engine does the work."""
+        box = Chan(1)       # the callback's send never blocks: one value, room for one
+        if not self.launch(task, lambda exc, result, cancelled: box.send((exc, result, cancelled))):
+            raise task.round.ctx.err() or Canceled()
+        exc, result, cancelled = box.recv()
+        if cancelled:
+            raise task.round.ctx.err() or Canceled()
+        if exc is not None:
+            raise exc
+        return result
+
     def map_chunks(self, n: int, workers: int) -> List[Tuple[int, int]]:
         """Split n items into contiguous chunks, large first (factoring, as
         OpenMP's guided schedules): each batch of `workers` chunks takes
@@ -598,3 +614,26 @@ class ChunkedMap:
             go(self._run, lane)
         else:
             self._run(lane)
+
+
+# ---- the mr seam: call(item) functions for map_reduce / for_each ----
+
+def remote_mapper(dispatcher: Dispatcher, ctx: Context, mapper: Callable[..., Any],
+                  emit: Callable[[Any], None], cancel: Callable[..., None]) -> Callable[[Any], None]:
+    """``call(item)`` that runs ``mapper(item, emit, cancel)`` on the
+    executor and replays, here, what it emitted and a ``cancel(exc)`` it
+    called; the mapper goroutine calling it waits for the result."""
+    def call(item: Any) -> None:
+        emitted, cancels = dispatcher.run(dispatcher.prepare_mapper(ctx, mapper, item))
+        for value in emitted:
+            emit(value)
+        if cancels:
+            cancel(cancels[0])
+    return call
+
+
+def remote_call(dispatcher: Dispatcher, ctx: Context, fn: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """``call(item)`` that runs ``fn(item)`` on the executor and waits (``for_each``)."""
+    def call(item: Any) -> None:
+        dispatcher.run(dispatcher.prepare(ctx, fn, (item,), {}))
+    return call
