@@ -291,33 +291,43 @@ def _backend_for(executor: Any) -> _Backend:
 
 # ---- the ctx parameter ----
 
-_declares_ctx: Dict[Any, bool] = {}
+# fn -> its signature if it declares a ``ctx`` parameter, else None (bounded: cleared when full).
+_ctx_signatures: Dict[Any, Optional[inspect.Signature]] = {}
+_NOT_CACHED = object()
+
+
+def _ctx_signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
+    try:
+        sig = _ctx_signatures.get(fn, _NOT_CACHED)
+    except TypeError:           # unhashable callable
+        sig = _NOT_CACHED
+    if sig is not _NOT_CACHED:
+        return sig  # type: ignore[return-value]
+    try:
+        sig = inspect.signature(fn)
+        param = sig.parameters.get("ctx")
+    except (TypeError, ValueError):     # builtins without a signature
+        sig, param = None, None
+    if param is None or param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+        sig = None
+    try:
+        if len(_ctx_signatures) >= 1024:
+            _ctx_signatures.clear()
+        _ctx_signatures[fn] = sig
+    except TypeError:
+        pass
+    return sig
 
 
 def _wants_ctx(fn: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
     """Whether `fn` declares a ``ctx`` parameter the call leaves unfilled."""
     if "ctx" in kwargs:
         return False
-    try:
-        declared = _declares_ctx.get(fn)
-    except TypeError:           # unhashable callable
-        declared = None
-    if declared is None:
-        try:
-            param = inspect.signature(fn).parameters.get("ctx")
-        except (TypeError, ValueError):     # builtins without a signature
-            param = None
-        declared = param is not None and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-        try:
-            if len(_declares_ctx) > 1024:
-                _declares_ctx.clear()
-            _declares_ctx[fn] = declared
-        except TypeError:
-            pass
-    if not declared:
+    sig = _ctx_signature(fn)
+    if sig is None:
         return False
     try:
-        return "ctx" not in inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+        return "ctx" not in sig.bind_partial(*args, **kwargs).arguments
     except TypeError:
         return True
 
