@@ -73,6 +73,34 @@ def process_rows(ex, blocks, want):
     })
 
 
+def cpu_rows(blocks, rounds=3):
+    """CPU seconds per block, this process and the pool's workers apart, for
+    plain pool.map and WorkerPool(executor=).map: unlike wall time, this
+    does not move with the load other jobs put on the machine.  Each
+    variant gets a fresh pool, since a worker's CPU time is only counted
+    once it has exited."""
+    import resource
+
+    def used():
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+    out = {}
+    for name in ("pool.map", "gocore+pool"):
+        me0, kids0 = used()
+        with ProcessPoolExecutor(2) as ex:
+            for _ in range(rounds):
+                if name == "pool.map":
+                    list(ex.map(digest, blocks))
+                else:
+                    gocore.WorkerPool(2, executor=ex).map(digest, blocks)
+        me1, kids1 = used()
+        n = rounds * len(blocks)
+        out[name] = ((me1 - me0) / n, (kids1 - kids0) / n)
+    return out
+
+
 def overhead_rows(ex, k=2000):
     """Per-task seconds of a trivial task: bare submit+wait vs ErrGroup."""
     def bare():
@@ -105,6 +133,7 @@ def main():
         list(ex.map(noop, range(4)))        # workers up
         t = process_rows(ex, blocks, want)
         o = overhead_rows(ex)
+    c = cpu_rows(blocks) if sys.platform != "win32" else None
     d = None
     if "--no-dask" not in sys.argv:
         try:
@@ -133,6 +162,11 @@ def main():
           f"{t['pool.map'] / t['gocore+pool']:.2f}x plain pool.map")
     if d is not None:
         print(f"gocore+dask: {d['client.map'] / d['gocore+dask']:.2f}x plain client.map")
+    if c is not None:
+        for key in ("pool.map", "gocore+pool"):
+            me, kids = c[key]
+            print(f"CPU per block, {names[key].split(None, 1)[1]:40} this process {me * 1e6:4.0f} us, "
+                  f"workers {kids * 1e6:4.0f} us")
     print(f"per trivial task: executor.submit {o['submit'] * 1e6:.0f} us, "
           f"ErrGroup(executor=).go {o['ErrGroup.go'] * 1e6:.0f} us")
 
