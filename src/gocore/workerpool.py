@@ -145,6 +145,11 @@ class WorkerPool:
 
     # -- running tasks on an executor --
 
+    def _give_back(self) -> None:
+        """A finished (or skipped) executor task returns its slot and count."""
+        self._sem.release()
+        self._wg.done()
+
     def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         """One future per slot, given back when the future completes."""
         ctx, cancel = self._xctx, self._xcancel
@@ -152,35 +157,27 @@ class WorkerPool:
         if not self._take_slot(self._ctx):
             return
         self._wg.add(1)
-        record, release, done = self._record, self._sem.release, self._wg.done
+        record, give_back = self._record, self._give_back
 
         def finished(exc: Optional[BaseException], result: Any, cancelled: bool) -> None:
             try:
                 if exc is not None:
                     record(exc, cancel)
             finally:
-                release()
-                done()
+                give_back()
 
         try:
             started = self._exec.launch(task, finished)
         except BaseException:
-            release()
-            done()
+            give_back()
             raise
         if not started:         # the round was already cancelled: skipped
-            release()
-            done()
+            give_back()
 
     def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
-        cancel, release, done = self._xcancel, self._sem.release, self._wg.done
-
-        def lane_done() -> None:
-            release()
-            done()
-
+        cancel = self._xcancel
         m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
-                       lambda exc: self._record(exc, cancel), lane_done)
+                       lambda exc: self._record(exc, cancel), self._give_back)
         for _ in range(min(self._max, len(m))):
             if not self._take_slot(self._ctx):
                 break
