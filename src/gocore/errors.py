@@ -26,3 +26,16 @@ class DeadlineExceeded(TimeoutError):
 
     def __init__(self, msg: str = "context deadline exceeded") -> None:
         super().__init__(msg)
+
+
+class BreakerOpenError(RuntimeError):
+    """A circuit breaker refused a call without running it (open, or its
+    half-open trial calls are all taken).
+
+    Example::
+
+        try:
+            breaker.call(fetch)
+        except gocore.BreakerOpenError:
+            serve_from_cache()
+    """
