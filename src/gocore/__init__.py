@@ -28,7 +28,7 @@ from gocore._gocore import (
     nilchan,
     select,
 )
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore.errors import BreakerOpenError, Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go, num_goroutine, set_panic_handler
 from gocore.context import (
     Context,
@@ -48,6 +48,11 @@ from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
+from gocore.singleflight import Result, SingleFlight
+from gocore.ratelimit import RateLimiter, Reservation
+from gocore.breaker import AdaptiveBreaker, CircuitBreaker, Ticket
+from gocore.mr import finish, for_each, map_reduce
+from gocore.pipeline import fan_in, fan_out, generate, pipe
 
 __version__ = "0.1.0"
 
@@ -56,6 +61,7 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    "BreakerOpenError",
     # goroutines
     "go",
     "set_panic_handler",
@@ -101,4 +107,19 @@ __all__ = [
     "AtomicInt",
     "AtomicBool",
     "AtomicRef",
+    # seed patterns
+    "SingleFlight",
+    "Result",
+    "RateLimiter",
+    "Reservation",
+    "CircuitBreaker",
+    "AdaptiveBreaker",
+    "Ticket",
+    "finish",
+    "map_reduce",
+    "for_each",
+    "generate",
+    "fan_out",
+    "fan_in",
+    "pipe",
 ]

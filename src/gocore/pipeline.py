@@ -1,0 +1,304 @@
+"""Channel pipelines, the seed's generator / fan-out / fan-in / pipe stages.
+
+Each call builds one ``_Stage``: goroutines that receive from the input
+channels and send on the stage's own output channels, and that select on
+the stage's context at every blocking step, so a cancelled ctx stops them
+wherever they wait.  The last goroutine of a stage to leave closes the
+outputs; so does each worker of ``fan_out`` for its own output.
+
+Failure travels both ways.  Downstream: a stage that fails (``fn`` raised,
+or its input was closed with an error) closes its outputs with that same
+exception object, so the next stage's receive raises it and fails in turn,
+down to the consumer.  Upstream: a failing stage cancels the stages that
+feed it (those built here, found by their output channel), which close
+their outputs and stop, so nothing is left producing for a pipeline that is
+gone.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from gocore._gocore import Chan, Mutex, RecvChan, Semaphore, select
+from gocore.context import background, with_cancel
+from gocore.errors import Canceled, DeadlineExceeded
+from gocore.goroutine import go
+
+__all__ = ["generate", "fan_out", "fan_in", "pipe"]
+
+# id(output view) -> the stage that owns it.  The stage holds its views, so
+# while an entry exists its id cannot be reused by another object; entries
+# vanish with their stage once its goroutines are gone.
+_stages: "weakref.WeakValueDictionary[int, _Stage]" = weakref.WeakValueDictionary()
+
+
+def _close_with(ch: Chan, exc: Optional[BaseException]) -> None:
+    if exc is None:
+        ch.close()
+    elif hasattr(ch, "_close_with"):
+        ch._close_with(exc)
+    else:                                  # a core without error-closing
+        ch.close()
+
+
+def _check_cap(cap: Any) -> int:
+    if isinstance(cap, bool) or not isinstance(cap, int):
+        raise TypeError(f"cap must be an int, not {type(cap).__name__}")
+    if cap < 0:
+        raise ValueError(f"cap must be >= 0, got {cap}")
+    return cap
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int, not {type(workers).__name__}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
+def _check_source(source: Any, what: str = "source") -> Any:
+    if not hasattr(source, "recv_ok"):
+        raise TypeError(f"{what} must be a Chan or RecvChan, not {type(source).__name__}")
+    return source
+
+
+class _Stage:
+    def __init__(self, ctx: Any, sources: tuple, cap: int, n_outs: int = 1) -> None:
+        self.ctx, self._cancel = with_cancel(ctx if ctx is not None else background())
+        self.done = self.ctx.done()
+        self._upstream = []
+        for src in sources:
+            st = _stages.get(id(src))
+            if st is not None and any(out is src for out in st.outs):
+                self._upstream.append(st)
+        self._mu = Mutex()
+        self.error: Optional[BaseException] = None   # guarded by _mu; first failure
+        self._running = 0                              # guarded by _mu
+        self._chans = [Chan(cap) for _ in range(n_outs)]
+        self._open = [True] * n_outs                   # guarded by _mu
+        self.outs = [ch.recv_only() for ch in self._chans]
+        for out in self.outs:
+            _stages[id(out)] = self
+
+    # ---- failure and shutdown ----
+
+    def fail(self, exc: BaseException) -> None:
+        with self._mu:
+            if self.error is None:
+                self.error = exc
+        self.stop()
+
+    def stop(self) -> None:
+        """Cancel this stage and, through the chain, every stage feeding it."""
+        self._cancel()
+        for up in self._upstream:
+            up.stop()
+
+    def close_out(self, i: int) -> None:
+        with self._mu:
+            if not self._open[i]:
+                return
+            self._open[i] = False
+            err = self.error
+        _close_with(self._chans[i], err)
+
+    # ---- goroutines ----
+
+    def spawn(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._mu:
+            self._running += 1
+        go(self._guard, fn, args)
+
+    def _guard(self, fn: Callable[..., None], args: tuple) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self.fail(exc)
+        finally:
+            with self._mu:
+                self._running -= 1
+                last = self._running == 0
+            if last:
+                for i in range(len(self._chans)):
+                    self.close_out(i)
+                self._cancel()       # unlink from the parent ctx: the stage is over
+
+    # ---- channel steps ----
+
+    def items(self, src: Any) -> Iterator[Any]:
+        """src's values until it is closed or the stage is cancelled.  A source
+        closed with an error raises it here (and the stage fails with it)."""
+        done = self.done
+        recv_ok = src.recv_ok
+        while True:
+            i, got = select(recv_ok, done.recv)
+            if i == 1:
+                return
+            item, ok = got
+            if not ok:
+                return
+            yield item
+
+    def send(self, i: int, value: Any) -> bool:
+        """Send on output i; False if the stage was cancelled first."""
+        return select((self._chans[i].send, value), self.done.recv)[0] == 0
+
+
+def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan:
+    """The seed's generator: a channel that receives the items of `iterable`,
+    then closes (or closes as soon as `ctx` is done).  An exception raised by
+    the iterable reaches the consumer's next receive.
+
+    Example::
+
+        for n in gocore.generate(range(3)):
+            print(n)
+    """
+    cap = _check_cap(cap)
+    it = iter(iterable)
+    stage = _Stage(ctx, (), cap)
+
+    def produce() -> None:
+        for item in it:
+            if not stage.send(0, item):
+                return
+    stage.spawn(produce)
+    return stage.outs[0]
+
+
+def fan_out(source: Any, workers: int, fn: Callable[[Any], Any], *, ctx: Any = None,
+            cap: int = 0) -> "list[RecvChan]":
+    """`workers` goroutines each receive from `source` and send ``fn(item)``
+    to their own output channel; returns those channels.
+
+    Example::
+
+        outs = gocore.fan_out(gocore.generate(urls), 4, fetch)
+        for page in gocore.fan_in(*outs):
+            ...
+    """
+    _check_source(source)
+    workers = _check_workers(workers)
+    cap = _check_cap(cap)
+    stage = _Stage(ctx, (source,), cap, workers)
+
+    def work(i: int) -> None:
+        try:
+            for item in stage.items(source):
+                if not stage.send(i, fn(item)):
+                    return
+        except BaseException as exc:
+            stage.fail(exc)            # before closing: this output carries the error too
+        finally:
+            stage.close_out(i)
+    for i in range(workers):
+        stage.spawn(work, i)
+    return list(stage.outs)
+
+
+def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan:
+    """Merge `sources` into one channel, closed once all of them are closed
+    and drained (or ctx is done).
+
+    Example::
+
+        merged = gocore.fan_in(gocore.generate("ab"), gocore.generate("cd"))
+        assert sorted(merged) == ["a", "b", "c", "d"]
+    """
+    for src in sources:
+        _check_source(src, "each source")
+    cap = _check_cap(cap)
+    stage = _Stage(ctx, sources, cap)
+
+    def forward(src: Any) -> None:
+        for item in stage.items(src):
+            if not stage.send(0, item):
+                return
+    for src in sources:
+        stage.spawn(forward, src)
+    if not sources:
+        stage.close_out(0)
+        stage.stop()
+    return stage.outs[0]
+
+
+def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bool = True,
+         ctx: Any = None, cap: int = 0) -> RecvChan:
+    """A stage: ``fn(item)`` for every item of `source`, on `workers`
+    goroutines, sent to the returned channel; in input order if `ordered`
+    (at most ``2 * workers`` results wait for a slow one), else as they come.
+
+    Example::
+
+        squares = gocore.pipe(gocore.generate(range(10)), lambda x: x * x, workers=4)
+        assert list(squares) == [x * x for x in range(10)]
+    """
+    _check_source(source)
+    workers = _check_workers(workers)
+    cap = _check_cap(cap)
+    stage = _Stage(ctx, (source,), cap)
+    if workers == 1 or not ordered:
+        def work() -> None:
+            for item in stage.items(source):
+                if not stage.send(0, fn(item)):
+                    return
+        for _ in range(workers):
+            stage.spawn(work)
+    else:
+        _ordered_pipe(stage, source, fn, workers)
+    return stage.outs[0]
+
+
+def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers: int) -> None:
+    """dispatch -> `workers` workers -> reorder.  The dispatcher numbers the
+    items and takes a window slot for each; the reorderer emits results in
+    number order and gives the slot back, so a slow item holds back at most
+    a window of finished ones."""
+    window = Semaphore(2 * workers)
+    work_ch: Chan = Chan(0)
+    results: Chan = Chan(workers)
+    done = stage.done
+    left = [workers]                     # workers still running, guarded by stage._mu
+
+    def dispatch() -> None:
+        try:
+            for seq, item in enumerate(stage.items(source)):
+                try:
+                    window.acquire(1, ctx=stage.ctx)
+                except (Canceled, DeadlineExceeded):
+                    if stage.ctx.err() is not None:
+                        return             # cancelled: outputs close without an error
+                    raise
+                if select((work_ch.send, (seq, item)), done.recv)[0] == 1:
+                    return
+        finally:
+            work_ch.close()
+
+    def work() -> None:
+        try:
+            for seq, item in stage.items(work_ch):
+                if select((results.send, (seq, fn(item))), done.recv)[0] == 1:
+                    return
+        finally:
+            with stage._mu:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                results.close()
+
+    def reorder() -> None:
+        pending: dict = {}
+        nxt = 0
+        for seq, value in stage.items(results):
+            pending[seq] = value
+            while nxt in pending:
+                if not stage.send(0, pending.pop(nxt)):
+                    return
+                nxt += 1
+                window.release(1)
+
+    stage.spawn(dispatch)
+    for _ in range(workers):
+        stage.spawn(work)
+    stage.spawn(reorder)
