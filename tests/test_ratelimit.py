@@ -11,7 +11,7 @@ import time
 import pytest
 
 import gocore
-from helpers import fast_switch, run_threads  # noqa: F401
+from helpers import fast_switch  # noqa: F401
 from gocore.ratelimit import RateLimiter
 
 D = 0.125
@@ -336,7 +336,7 @@ def test_set_rate_and_burst():
     assert lim.burst == 5
 
 
-def test_acquire_fifo_and_exact_count(fast_switch):
+def test_acquire_fifo_and_exact_count(fast_switch, race):
     # N threads each take M tokens; the limiter hands out no more than the
     # bucket and the rate allow, and every acquire returns.
     rate, burst, n, m = 2000.0, 10, 4, 50
@@ -349,7 +349,7 @@ def test_acquire_fifo_and_exact_count(fast_switch):
             lim.acquire()
             got.add(1)
 
-    run_threads(n, take)
+    race(n, take)
     elapsed = time.monotonic() - start
     assert got.load() == n * m
     assert n * m <= burst + rate * elapsed + 1
