@@ -19,9 +19,8 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from gocore._gocore import Chan, Mutex, RecvChan, Semaphore, select
+from gocore._gocore import Chan, Mutex, RecvChan, select
 from gocore.context import background, with_cancel
-from gocore.errors import Canceled, DeadlineExceeded
 from gocore.goroutine import go
 
 __all__ = ["generate", "fan_out", "fan_in", "pipe"]
@@ -141,8 +140,11 @@ class _Stage:
             yield item
 
     def send(self, i: int, value: Any) -> bool:
-        """Send on output i; False if the stage was cancelled first."""
-        return select((self._chans[i].send, value), self.done.recv)[0] == 0
+        """Send on output i; False if the stage was cancelled first.  The
+        no-wait attempt first: ``items`` watches the ctx at every receive, so
+        a stage that never has to wait to send still stops when cancelled."""
+        ch = self._chans[i]
+        return ch._try_send(value) or select((ch.send, value), self.done.recv)[0] == 0
 
 
 def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan:
@@ -227,7 +229,7 @@ def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bo
          ctx: Any = None, cap: int = 0) -> RecvChan:
     """A stage: ``fn(item)`` for every item of `source`, on `workers`
     goroutines, sent to the returned channel; in input order if `ordered`
-    (at most ``2 * workers`` results wait for a slow one), else as they come.
+    (each worker runs at most a few items ahead of a slow one), else as they come.
 
     Example::
 
@@ -251,54 +253,61 @@ def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bo
 
 
 def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers: int) -> None:
-    """dispatch -> `workers` workers -> reorder.  The dispatcher numbers the
-    items and takes a window slot for each; the reorderer emits results in
-    number order and gives the slot back, so a slow item holds back at most
-    a window of finished ones."""
-    window = Semaphore(2 * workers)
-    work_ch: Chan = Chan(0)
-    results: Chan = Chan(workers)
-    done = stage.done
-    left = [workers]                     # workers still running, guarded by stage._mu
+    """Round robin keeps the order without numbering anything: the dispatcher
+    deals item k to worker k % workers, each worker answers on its own
+    channel, and the collector takes the answers round robin again.  The
+    channels' buffers bound how far the workers run ahead of a slow item.
+
+    Only the dispatcher reads the stage's source and so watches the ctx on
+    every item; when it stops it closes the workers' inputs, and everything
+    after it drains and ends, so the inner channels may use the no-wait
+    fast path first."""
+    depth = 16
+    inputs = [Chan(depth) for _ in range(workers)]
+    answers = [Chan(depth) for _ in range(workers)]
+    done_recv = stage.done.recv
+
+    def recv(ch: Chan) -> tuple:
+        got = ch._try_recv()
+        if got[1] is None:
+            i, got = select(ch.recv_ok, done_recv)
+            if i == 1:
+                return None, False
+        return got
+
+    def put(ch: Chan, value: Any) -> bool:
+        return ch._try_send(value) or select((ch.send, value), done_recv)[0] == 0
 
     def dispatch() -> None:
         try:
-            for seq, item in enumerate(stage.items(source)):
-                try:
-                    window.acquire(1, ctx=stage.ctx)
-                except (Canceled, DeadlineExceeded):
-                    if stage.ctx.err() is not None:
-                        return             # cancelled: outputs close without an error
-                    raise
-                if select((work_ch.send, (seq, item)), done.recv)[0] == 1:
+            k = 0
+            for item in stage.items(source):
+                if not put(inputs[k], item):
                     return
+                k = k + 1 if k + 1 < workers else 0
         finally:
-            work_ch.close()
+            for ch in inputs:
+                ch.close()
 
-    def work() -> None:
+    def work(i: int) -> None:
+        inbox, outbox = inputs[i], answers[i]
         try:
-            for seq, item in stage.items(work_ch):
-                if select((results.send, (seq, fn(item))), done.recv)[0] == 1:
+            while True:
+                item, ok = recv(inbox)
+                if not ok or not put(outbox, fn(item)):
                     return
         finally:
-            with stage._mu:
-                left[0] -= 1
-                last = left[0] == 0
-            if last:
-                results.close()
+            outbox.close()
 
-    def reorder() -> None:
-        pending: dict = {}
-        nxt = 0
-        for seq, value in stage.items(results):
-            pending[seq] = value
-            while nxt in pending:
-                if not stage.send(0, pending.pop(nxt)):
-                    return
-                nxt += 1
-                window.release(1)
+    def collect() -> None:
+        k = 0
+        while True:
+            value, ok = recv(answers[k])
+            if not ok or not stage.send(0, value):
+                return
+            k = k + 1 if k + 1 < workers else 0
 
     stage.spawn(dispatch)
-    for _ in range(workers):
-        stage.spawn(work)
-    stage.spawn(reorder)
+    for i in range(workers):
+        stage.spawn(work, i)
+    stage.spawn(collect)

@@ -161,25 +161,25 @@ class RateLimiter:
         mu = self._mu
         mu.lock()
         try:
-            limit = self._limit
-            if limit == _INF:
-                return True
-            # The refill of _advance, inlined: allow() is the hot path.
+            # _advance and _reserve_at(t, n, 0), inlined and ordered for the
+            # common case (time moved on, finite rate): allow() is the hot path.
             last = self._last
-            tokens = self._tokens
-            if t > last and limit > 0:
-                tokens += (t - last) * limit
-            elif t < last:
-                last = t
+            if t > last:
+                limit = self._limit
+                if limit == _INF:
+                    return True
+                tokens = self._tokens + (t - last) * limit if limit > 0 else self._tokens
+            else:                             # same instant, or the clock went back
+                if self._limit == _INF:
+                    return True
+                tokens = self._tokens
             burst = self._burst
             if tokens > burst:
                 tokens = burst
-            tokens -= n
-            if tokens < 0 or n > burst:
+            if tokens < n or n > burst:
                 return False
-            self._last = t
-            self._tokens = tokens
-            self._last_event = t
+            self._tokens = tokens - n
+            self._last = self._last_event = t
             return True
         finally:
             mu.unlock()
