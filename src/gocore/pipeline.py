@@ -62,6 +62,18 @@ def _check_source(source: Any, what: str = "source") -> Any:
     return source
 
 
+def _try_recv_of(src: Any) -> Optional[Callable[[], tuple]]:
+    """The no-wait receive of the channel behind src, if we can reach it."""
+    if isinstance(src, Chan):
+        return src._try_recv
+    st = _stages.get(id(src))
+    if st is not None:
+        for out, ch in zip(st.outs, st._chans):
+            if out is src:
+                return ch._try_recv
+    return None
+
+
 class _Stage:
     def __init__(self, ctx: Any, sources: tuple, cap: int, n_outs: int = 1) -> None:
         self.ctx, self._cancel = with_cancel(ctx if ctx is not None else background())
@@ -127,10 +139,25 @@ class _Stage:
 
     def items(self, src: Any) -> Iterator[Any]:
         """src's values until it is closed or the stage is cancelled.  A source
-        closed with an error raises it here (and the stage fails with it)."""
+        closed with an error raises it here (and the stage fails with it).
+
+        When the channel behind src is known (a Chan, or an output of another
+        stage) an item that is already there is taken without waiting, after
+        a no-wait look at ``done`` (so a busy stage still stops when
+        cancelled).  Anything else -- nothing ready, closed, cancelled -- is
+        decided by the select, which also raises a source's close error."""
         done = self.done
         recv_ok = src.recv_ok
+        try_recv = _try_recv_of(src)
+        done_try = done._try_recv
         while True:
+            if try_recv is not None:
+                item, ok = try_recv()
+                if ok:
+                    if done_try()[1] is not None:      # done is closed: cancelled
+                        return
+                    yield item
+                    continue
             i, got = select(recv_ok, done.recv)
             if i == 1:
                 return

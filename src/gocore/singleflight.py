@@ -90,7 +90,11 @@ class SingleFlight:
         if c is None:
             c = self._calls[key] = _Call()
             mu.unlock()
-            self._run(c, key, fn, args, kwargs)
+            try:
+                value, error = fn(*args, **kwargs), None
+            except BaseException as exc:     # a "panic" too: every caller gets it
+                value, error = None, exc
+            self._finish(c, key, value, error)
             shared = c.dups > 0
         else:
             c.dups += 1
@@ -99,10 +103,11 @@ class SingleFlight:
                 done = c.done = Chan(0)
             mu.unlock()
             done.recv()              # returns once closed
+            value, error = c.value, c.error
             shared = True
-        if c.error is not None:
-            raise c.error
-        return c.value, shared
+        if error is not None:
+            raise error
+        return value, shared
 
     def do_chan(self, key: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> RecvChan:
         """Like ``do``, without waiting: returns a channel that receives one
@@ -145,33 +150,40 @@ class SingleFlight:
             # CancelledError is the call's outcome and reaches every waiter
             # (they would otherwise wait for a result that never comes).
             try:
-                c.value = await coro_fn(*args, **kwargs)
+                value, error = await coro_fn(*args, **kwargs), None
             except BaseException as exc:
-                c.error = exc
-            self._finish(c, key)
+                value, error = None, exc
+            self._finish(c, key, value, error)
         else:
             await fut
-        if c.error is not None:
-            raise c.error
-        return c.value
+            value, error = c.value, c.error
+        if error is not None:
+            raise error
+        return value
 
     def _run(self, c: _Call, key: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         try:
-            c.value = fn(*args, **kwargs)
-        except BaseException as exc:     # a "panic" too: every caller gets it
-            c.error = exc
-        self._finish(c, key)
+            value, error = fn(*args, **kwargs), None
+        except BaseException as exc:
+            value, error = None, exc
+        self._finish(c, key, value, error)
 
-    def _finish(self, c: _Call, key: Any) -> None:
-        with self._mu:
-            # After forget(key) a newer call may own the key: leave it alone.
-            if self._calls.get(key) is c:
-                del self._calls[key]
-            done, chans, tasks = c.done, c.chans, c.tasks
+    def _finish(self, c: _Call, key: Any, value: Any, error: Optional[BaseException]) -> None:
+        mu = self._mu
+        mu.lock()
+        # After forget(key) a newer call may own the key: leave it alone.
+        if self._calls.get(key) is c:
+            del self._calls[key]
+        done, chans, tasks = c.done, c.chans, c.tasks
+        if c.dups:
+            # Someone joined: publish the outcome before waking them (an
+            # uncontended call never gives its _Call a dict).
+            c.value, c.error = value, error
+        mu.unlock()
         if done is not None:
             done.close()
         if chans is not None:
-            result = Result(c.value, c.error, c.dups > 0)
+            result = Result(value, error, c.dups > 0)
             for ch in chans:
                 ch.send(result)
         if tasks is not None:
