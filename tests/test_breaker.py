@@ -1,6 +1,7 @@
 """CircuitBreaker (sony/gobreaker's cases) and AdaptiveBreaker (go-zero
 core/breaker's), on a clock the tests move by hand through gocore._clock."""
 import asyncio
+import inspect
 import threading
 
 import pytest
@@ -222,7 +223,7 @@ def test_decorator_function_and_coroutine(clock):
         return a + b
 
     assert add.__name__ == "add" and add(1, 2) == 3
-    assert asyncio.iscoroutinefunction(aadd)
+    assert inspect.iscoroutinefunction(aadd)
     assert asyncio.run(aadd(2, 3)) == 5
 
     @cb

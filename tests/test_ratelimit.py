@@ -447,3 +447,44 @@ def test_threads_and_tasks_share_a_limiter():
     for t in ts:
         t.join(30)
     assert got.load() == 100
+
+
+def test_allow_exact_under_threads_on_a_frozen_clock(race, fast_switch, monkeypatch):
+    # With time standing still, exactly `burst` of all the threads' allow()
+    # calls succeed; each tick of 1/rate seconds then grants exactly one more.
+    now = [5000.0]
+    monkeypatch.setattr(gocore._clock, "now", lambda: now[0])
+    lim = RateLimiter(R, 25)
+    granted = gocore.AtomicInt()
+
+    def hammer(i):
+        for _ in range(2000):
+            if lim.allow():
+                granted.add(1)
+    race(8, hammer)
+    assert granted.load() == 25
+    for tick in range(1, 6):
+        now[0] += D
+        race(8, hammer)
+        assert granted.load() == 25 + tick
+    assert lim.tokens() == 0
+
+
+def test_reserve_fifo_under_threads_on_a_frozen_clock(race, monkeypatch):
+    # Concurrent reservations are dated one behind another: the times to act
+    # are exactly burst zeros, then one per 1/rate, with no gaps or repeats.
+    now = [7000.0]
+    monkeypatch.setattr(gocore._clock, "now", lambda: now[0])
+    lim = RateLimiter(R, 4)
+    acts = []
+    lock = threading.Lock()
+
+    def body(i):
+        for _ in range(50):
+            r = lim.reserve()
+            with lock:
+                acts.append(r.delay())
+    race(6, body)
+    acts.sort()
+    assert acts[:4] == [0.0] * 4
+    assert acts[4:] == [k * D for k in range(1, len(acts) - 3)]

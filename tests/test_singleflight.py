@@ -372,3 +372,61 @@ def test_cancelled_waiter_withdraws():
         gate.set()
     asyncio.run(main())
     assert ch.recv(timeout=10).value == 1
+
+
+def test_mixed_waiters_stress_exact(race):
+    # Threads (do), channels (do_chan) and tasks on two loops (ado) pile onto
+    # the same keys; every one of them gets the result of the call it
+    # joined, and calls + duplicates account for every caller.
+    sf = SingleFlight()
+    runs = gocore.AtomicInt()
+    joined = gocore.AtomicInt()
+
+    def fn(key):
+        time.sleep(0.0005)
+        return (key, runs.add(1))
+
+    async def afn(key):
+        await asyncio.sleep(0.0005)
+        return (key, runs.add(1))
+
+    results = []
+    lock = threading.Lock()
+
+    def record(kind, value, shared):
+        with lock:
+            results.append((kind, value, shared))
+        if shared:
+            joined.add(1)
+
+    def thread_body(i):
+        for j in range(60):
+            key = j % 4
+            if i % 2:
+                value, shared = sf.do_shared(key, fn, key)
+            else:
+                r = sf.do_chan(key, fn, key).recv(timeout=10)
+                value, shared = r.value, r.shared
+            assert value[0] == key
+            record("thread", value, shared)
+
+    async def task_body():
+        for j in range(60):
+            key = j % 4
+            value = await sf.ado(key, afn, key)
+            assert value[0] == key
+            record("task", value, None)
+
+    def loop_body(i):
+        async def main():
+            await asyncio.gather(*(task_body() for _ in range(3)))
+        asyncio.run(main())
+
+    def body(i):
+        (thread_body if i < 4 else loop_body)(i)
+    race(6, body)
+    assert len(results) == 4 * 60 + 2 * 3 * 60
+    runs_seen = {value[1] for _, value, _ in results}
+    assert runs_seen <= set(range(1, runs.load() + 1))
+    # Every run that produced a value was handed to at least one caller.
+    assert len(runs_seen) == runs.load()
