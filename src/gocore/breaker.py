@@ -337,51 +337,65 @@ class AdaptiveBreaker(_Breaker):
         self._requests = [0] * self.buckets
         self._total_accepts = 0
         self._total_requests = 0
-        self._cur = int(_clock.now() // self._span)
+        self._cur = int(_clock.now() // self._span)   # absolute index of the newest bucket
 
-    def _roll(self, now: float) -> int:
-        """Retire buckets that fell out of the window; return the current slot."""
-        idx = int(now // self._span)
+    def _roll(self, idx: int) -> None:
+        """Retire the buckets that fell out of the window by bucket index idx
+        (caller holds _mu and has checked idx > _cur)."""
         cur = self._cur
         n = self.buckets
-        if idx > cur:
-            if idx - cur >= n:
-                self._accepts[:] = [0] * n
-                self._requests[:] = [0] * n
-                self._total_accepts = self._total_requests = 0
-            else:
-                accepts, requests = self._accepts, self._requests
-                for i in range(cur + 1, idx + 1):
-                    s = i % n
-                    self._total_accepts -= accepts[s]
-                    self._total_requests -= requests[s]
-                    accepts[s] = requests[s] = 0
-            self._cur = cur = idx
-        return cur % n            # a clock that went back counts in the newest bucket
+        if idx - cur >= n:
+            self._accepts[:] = [0] * n
+            self._requests[:] = [0] * n
+            self._total_accepts = self._total_requests = 0
+        else:
+            accepts, requests = self._accepts, self._requests
+            for i in range(cur + 1, idx + 1):
+                s = i % n
+                self._total_accepts -= accepts[s]
+                self._total_requests -= requests[s]
+                accepts[s] = requests[s] = 0
+        self._cur = idx
 
     def _history(self) -> tuple:
         """(accepts, requests) over the window now."""
-        with self._mu:
-            self._roll(_clock.now())
+        idx = int(_clock.now() // self._span)
+        mu = self._mu
+        mu.lock()
+        try:
+            if idx > self._cur:
+                self._roll(idx)
             return self._total_accepts, self._total_requests
+        finally:
+            mu.unlock()
 
     def _reject_probability(self) -> float:
         accepts, requests = self._history()
         return max(0.0, (requests - self.k * accepts) / (requests + 1))
 
     def _admit(self) -> None:
-        p = self._reject_probability()
-        if p > 0 and self._random() < p:
-            raise BreakerOpenError("adaptive breaker rejected the call (service unhealthy)")
+        accepts, requests = self._history()
+        if requests > self.k * accepts:        # else the probability is 0: skip the dice
+            p = (requests - self.k * accepts) / (requests + 1)
+            if self._random() < p:
+                raise BreakerOpenError("adaptive breaker rejected the call (service unhealthy)")
 
     def _report(self, token: None, failed: bool) -> None:
-        with self._mu:
-            s = self._roll(_clock.now())
+        idx = int(_clock.now() // self._span)
+        mu = self._mu
+        mu.lock()
+        try:
+            if idx > self._cur:
+                self._roll(idx)
+            # A clock that went back counts in the newest bucket.
+            s = self._cur % self.buckets
             self._requests[s] += 1
             self._total_requests += 1
             if not failed:
                 self._accepts[s] += 1
                 self._total_accepts += 1
+        finally:
+            mu.unlock()
 
     def __repr__(self) -> str:
         accepts, requests = self._history()
