@@ -217,3 +217,23 @@ def test_stress_exact_many_items():
     out = pipe(merged, lambda x: x + 1, workers=3, ordered=False, cap=8)
     got = list(out)
     assert len(got) == n and sorted(got) == list(range(1, n + 1))
+
+
+@pytest.mark.parametrize("workers,ordered", [(1, True), (3, True), (3, False)])
+def test_cancel_closes_output_while_fn_is_busy(workers, ordered):
+    baseline = gocore.num_goroutine()
+    ctx, cancel = gocore.with_cancel(gocore.background())
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck(x):
+        entered.set()
+        release.wait(10)
+        return x
+    out = pipe(generate(itertools.count(), ctx=ctx), stuck, workers=workers, ordered=ordered, ctx=ctx)
+    assert entered.wait(10)
+    cancel()
+    assert out.recv(timeout=10) is None       # closed although fn has not returned
+    assert out.recv_ok() == (None, False)
+    release.set()
+    assert settled(baseline)

@@ -20,7 +20,8 @@ import weakref
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from gocore._gocore import Chan, Mutex, RecvChan, select
-from gocore.context import background, with_cancel
+from gocore.context import background, context_after_func, with_cancel
+from gocore.errors import ClosedChannelError
 from gocore.goroutine import go
 
 __all__ = ["generate", "fan_out", "fan_in", "pipe"]
@@ -91,6 +92,10 @@ class _Stage:
         self.outs = [ch.recv_only() for ch in self._chans]
         for out in self.outs:
             _stages[id(out)] = self
+        # Once the stage's ctx is done its outputs close at once, even while
+        # a worker is still inside fn: a consumer's loop ends without
+        # waiting for it (the worker's late send is dropped).
+        context_after_func(self.ctx, self._close_all)
 
     # ---- failure and shutdown ----
 
@@ -131,9 +136,12 @@ class _Stage:
                 self._running -= 1
                 last = self._running == 0
             if last:
-                for i in range(len(self._chans)):
-                    self.close_out(i)
+                self._close_all()
                 self._cancel()       # unlink from the parent ctx: the stage is over
+
+    def _close_all(self) -> None:
+        for i in range(len(self._chans)):
+            self.close_out(i)
 
     # ---- channel steps ----
 
@@ -171,7 +179,10 @@ class _Stage:
         no-wait attempt first: ``items`` watches the ctx at every receive, so
         a stage that never has to wait to send still stops when cancelled."""
         ch = self._chans[i]
-        return ch._try_send(value) or select((ch.send, value), self.done.recv)[0] == 0
+        try:
+            return ch._try_send(value) or select((ch.send, value), self.done.recv)[0] == 0
+        except ClosedChannelError:         # closed by the cancellation watcher
+            return False
 
 
 def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan:
