@@ -21,6 +21,7 @@ include "semaphore.pxi"
 include "chan.pxi"
 include "select.pxi"
 include "goroutine.pxi"
+include "ratelimit.pxi"
 
 import os as _os
 _ncpu = _os.cpu_count() or 1

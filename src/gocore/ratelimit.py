@@ -13,6 +13,8 @@ Every method reads the time once, through ``_clock.now()`` (the module
 attribute, so a test clock can swap it), and passes it to a ``*_at(t, ...)``
 twin that does the work; those twins are what the ported x/time/rate tests
 drive with exact times.  Waiting happens only on gocore timers and contexts.
+``allow()``, the hot path, is compiled (src/ratelimit.pxi); it implements
+``_allow_at(now, n)`` in one locked step.
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ import math
 from typing import Any, Optional
 
 from gocore import _aio, _clock
-from gocore._gocore import Mutex, select
+from gocore._gocore import Mutex, _install_clock, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
 from gocore.timers import Timer
 
 __all__ = ["RateLimiter", "Reservation"]
 
 _INF = math.inf
+_install_clock(_clock)
 
 
 def _check_rate(rate: Any) -> float:
@@ -89,7 +92,7 @@ class Reservation:
         return f"<Reservation ok={self.ok} tokens={self._tokens} delay={self.delay():.6f}>"
 
 
-class RateLimiter:
+class RateLimiter(_TokenBucket):
     """A token bucket (Go's ``rate.Limiter``): `rate` tokens per second
     (``math.inf``: no limit), at most `burst` kept, starting full.
 
@@ -105,7 +108,10 @@ class RateLimiter:
             await call_api_async()
     """
 
-    __slots__ = ("_mu", "_limit", "_burst", "_tokens", "_last", "_last_event")
+    # The fields live in the compiled base (_TokenBucket), which also gives
+    # allow(), the hot path: take n tokens if they are there now, else
+    # return False and take nothing.
+    __slots__ = ()
 
     def __init__(self, rate: float, burst: int = 1) -> None:
         self._mu = Mutex()
@@ -152,37 +158,6 @@ class RateLimiter:
         return burst if tokens > burst else tokens
 
     # ---- taking tokens ----
-
-    def allow(self, n: int = 1) -> bool:
-        """Take `n` tokens if they are there now; False (and take nothing) if not."""
-        t = _clock.now()
-        if n != 1:
-            _check_count(n, "n")
-        mu = self._mu
-        mu.lock()
-        try:
-            # _advance and _reserve_at(t, n, 0), inlined and ordered for the
-            # common case (time moved on, finite rate): allow() is the hot path.
-            last = self._last
-            if t > last:
-                limit = self._limit
-                if limit == _INF:
-                    return True
-                tokens = self._tokens + (t - last) * limit if limit > 0 else self._tokens
-            else:                             # same instant, or the clock went back
-                if self._limit == _INF:
-                    return True
-                tokens = self._tokens
-            burst = self._burst
-            if tokens > burst:
-                tokens = burst
-            if tokens < n or n > burst:
-                return False
-            self._tokens = tokens - n
-            self._last = self._last_event = t
-            return True
-        finally:
-            mu.unlock()
 
     def _allow_at(self, t: float, n: int = 1) -> bool:
         return self._reserve_at(t, n, 0.0).ok
