@@ -22,6 +22,7 @@ include "chan.pxi"
 include "select.pxi"
 include "goroutine.pxi"
 include "ratelimit.pxi"
+include "singleflight.pxi"
 
 import os as _os
 _ncpu = _os.cpu_count() or 1

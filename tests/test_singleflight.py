@@ -430,3 +430,12 @@ def test_mixed_waiters_stress_exact(race):
     assert runs_seen <= set(range(1, runs.load() + 1))
     # Every run that produced a value was handed to at least one caller.
     assert len(runs_seen) == runs.load()
+
+
+def test_unhashable_key_raises_and_leaves_the_group_usable():
+    sf = SingleFlight()
+    for call in (sf.do, sf.do_shared, sf.do_chan):
+        with pytest.raises(TypeError):
+            call(["not", "hashable"], lambda: 1)
+    assert sf.do("k", lambda: 2) == 2           # the lock was not left held
+    assert not sf._calls

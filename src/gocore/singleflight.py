@@ -18,7 +18,7 @@ import asyncio
 from typing import Any, Callable, NamedTuple, Optional
 
 from gocore import _aio
-from gocore._gocore import Chan, Mutex, RecvChan
+from gocore._gocore import Chan, Mutex, RecvChan, _FlightCall, _FlightGroup
 from gocore.goroutine import go
 
 __all__ = ["SingleFlight", "Result"]
@@ -32,22 +32,7 @@ class Result(NamedTuple):
     shared: bool
 
 
-class _Call:
-    """One call in flight.  The class attributes are the defaults: an
-    uncontended call never allocates the waiter fields (the instance dict
-    appears on first write).  Waiter fields are written under the group's
-    lock; value and error are written by the runner before completion and
-    read by waiters only after it."""
-
-    dups = 0                     # callers beyond the first
-    done: Optional[Chan] = None  # closed at completion; made by the first waiting thread
-    chans: Optional[list] = None   # do_chan result channels
-    tasks: Optional[list] = None   # (loop, future) of ado waiters
-    value: Any = None
-    error: Optional[BaseException] = None
-
-
-class SingleFlight:
+class SingleFlight(_FlightGroup):
     """Go's ``singleflight.Group``.
 
     Example::
@@ -65,49 +50,13 @@ class SingleFlight:
 
     Result = Result
 
-    __slots__ = ("_mu", "_calls")
+    # do() and do_shared() come from the compiled base (src/singleflight.pxi),
+    # with the call record (_FlightCall) and _end(), which unregisters a call.
+    __slots__ = ()
 
     def __init__(self) -> None:
         self._mu = Mutex()
         self._calls: dict = {}       # guarded by _mu
-
-    def do(self, key: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` unless a call for `key` is in flight;
-        then wait for that one.  Returns its value, or raises its exception
-        (the same object in every caller)."""
-        return self._do(key, fn, args, kwargs)[0]
-
-    def do_shared(self, key: Any, fn: Callable[..., Any], /, *args: Any,
-                  **kwargs: Any) -> tuple:
-        """``do`` that also says whether the result went to more than one
-        caller: ``(value, shared)``."""
-        return self._do(key, fn, args, kwargs)
-
-    def _do(self, key: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
-        mu = self._mu
-        mu.lock()
-        c = self._calls.get(key)
-        if c is None:
-            c = self._calls[key] = _Call()
-            mu.unlock()
-            try:
-                value, error = fn(*args, **kwargs), None
-            except BaseException as exc:     # a "panic" too: every caller gets it
-                value, error = None, exc
-            self._finish(c, key, value, error)
-            shared = c.dups > 0
-        else:
-            c.dups += 1
-            done = c.done
-            if done is None:
-                done = c.done = Chan(0)
-            mu.unlock()
-            done.recv()              # returns once closed
-            value, error = c.value, c.error
-            shared = True
-        if error is not None:
-            raise error
-        return value, shared
 
     def do_chan(self, key: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> RecvChan:
         """Like ``do``, without waiting: returns a channel that receives one
@@ -117,7 +66,7 @@ class SingleFlight:
             c = self._calls.get(key)
             new = c is None
             if new:
-                c = self._calls[key] = _Call()
+                c = self._calls[key] = _FlightCall()
             else:
                 c.dups += 1
             if c.chans is None:
@@ -136,7 +85,7 @@ class SingleFlight:
         with self._mu:
             c = self._calls.get(key)
             if c is None:
-                c = self._calls[key] = _Call()
+                c = self._calls[key] = _FlightCall()
                 fut = None
             else:
                 c.dups += 1
@@ -153,7 +102,7 @@ class SingleFlight:
                 value, error = await coro_fn(*args, **kwargs), None
             except BaseException as exc:
                 value, error = None, exc
-            self._finish(c, key, value, error)
+            self._complete(c, key, value, error)
         else:
             await fut
             value, error = c.value, c.error
@@ -161,33 +110,28 @@ class SingleFlight:
             raise error
         return value
 
-    def _run(self, c: _Call, key: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _run(self, c: _FlightCall, key: Any, fn: Callable[..., Any], args: tuple,
+             kwargs: dict) -> None:
         try:
             value, error = fn(*args, **kwargs), None
         except BaseException as exc:
             value, error = None, exc
-        self._finish(c, key, value, error)
+        self._complete(c, key, value, error)
 
-    def _finish(self, c: _Call, key: Any, value: Any, error: Optional[BaseException]) -> None:
-        mu = self._mu
-        mu.lock()
-        # After forget(key) a newer call may own the key: leave it alone.
-        if self._calls.get(key) is c:
-            del self._calls[key]
-        done, chans, tasks = c.done, c.chans, c.tasks
-        if c.dups:
-            # Someone joined: publish the outcome before waking them (an
-            # uncontended call never gives its _Call a dict).
-            c.value, c.error = value, error
-        mu.unlock()
-        if done is not None:
-            done.close()
-        if chans is not None:
+    def _complete(self, c: _FlightCall, key: Any, value: Any, error: Optional[BaseException]) -> None:
+        if self._end(c, key, value, error):
+            self._wake(c, value, error)
+
+    def _wake(self, c: _FlightCall, value: Any, error: Optional[BaseException]) -> None:
+        """Wake whoever joined c: threads, channels, tasks (after _end)."""
+        if c.done is not None:
+            c.done.close()
+        if c.chans is not None:
             result = Result(value, error, c.dups > 0)
-            for ch in chans:
+            for ch in c.chans:
                 ch.send(result)
-        if tasks is not None:
-            _aio.resolve_all(tasks)
+        if c.tasks is not None:
+            _aio.resolve_all(c.tasks)
 
     def forget(self, key: Any) -> None:
         """Forget `key`: the next call for it runs anew, even while the current
