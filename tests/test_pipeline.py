@@ -10,11 +10,6 @@ import pytest
 import gocore
 from gocore import fan_in, fan_out, generate, pipe
 
-needs_close_with = pytest.mark.skipif(
-    not hasattr(gocore.Chan(0), "_close_with"),
-    reason="the core cannot close a channel with an error yet")
-
-
 def settled(baseline, timeout=10.0):
     end = time.monotonic() + timeout
     while gocore.num_goroutine() > baseline and time.monotonic() < end:
@@ -138,7 +133,6 @@ def test_ctx_already_done():
     assert len(list(pipe(generate(range(10**6), ctx=ctx), str, ctx=ctx))) < 10**6
 
 
-@needs_close_with
 @pytest.mark.parametrize("workers,ordered", [(1, True), (4, True), (4, False)])
 def test_exception_in_fn_reaches_consumer(workers, ordered):
     baseline = gocore.num_goroutine()
@@ -170,7 +164,6 @@ def test_exception_in_fn_reaches_consumer(workers, ordered):
     assert produced.load() < 10**5
 
 
-@needs_close_with
 def test_exception_travels_down_a_chain():
     err = KeyError("deep")
 
@@ -186,7 +179,6 @@ def test_exception_travels_down_a_chain():
     assert info.value is err
 
 
-@needs_close_with
 def test_exception_in_fan_out_and_in_iterable():
     err = RuntimeError("w")
 

@@ -33,12 +33,11 @@ _stages: "weakref.WeakValueDictionary[int, _Stage]" = weakref.WeakValueDictionar
 
 
 def _close_with(ch: Chan, exc: Optional[BaseException]) -> None:
+    """Close ch; with exc, every receive once it is drained raises exc."""
     if exc is None:
         ch.close()
-    elif hasattr(ch, "_close_with"):
+    else:
         ch._close_with(exc)
-    else:                                  # a core without error-closing
-        ch.close()
 
 
 def _check_cap(cap: Any) -> int:
