@@ -46,6 +46,8 @@ def _check_count(value: Any, what: str) -> int:
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{what} must be >= 0, got {value}")
+    if value >= 1 << 63:
+        raise OverflowError(f"{what} must fit in 64 bits, got {value}")
     return value
 
 
