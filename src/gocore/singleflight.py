@@ -25,7 +25,15 @@ __all__ = ["SingleFlight", "Result"]
 
 
 class Result(NamedTuple):
-    """What ``SingleFlight.do_chan`` delivers (Go's ``singleflight.Result``)."""
+    """What ``SingleFlight.do_chan`` delivers (Go's ``singleflight.Result``).
+
+    Example::
+
+        r = sf.do_chan("config", load_config).recv()
+        if r.error is not None:
+            raise r.error
+        config, shared = r.value, r.shared
+    """
 
     value: Any
     error: Optional[BaseException]
