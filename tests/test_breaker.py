@@ -357,8 +357,11 @@ def test_adaptive_open(clock):
     p = b._reject_probability()
     assert p == pytest.approx((100010 - 5 * 10) / 100011)
     b._random = lambda: p - 1e-9
+    ran = []
     with pytest.raises(BreakerOpenError):
-        b.call(lambda: None)
+        b.call(ran.append, 1)
+    assert ran == []
+    assert b._history() == (10, 100011)      # the rejected call counts as a request
 
 
 def test_adaptive_probability_formula(clock):
@@ -368,8 +371,10 @@ def test_adaptive_probability_formula(clock):
     b._random = lambda: 0.0
     with pytest.raises(BreakerOpenError):
         b.allow()
+    assert b._reject_probability() == pytest.approx((41 - 1.5 * 10) / 42)
     b._random = lambda: 0.999999
     b.allow().success()
+    assert b._history() == (11, 42)
 
 
 def test_adaptive_history_rolls(clock):

@@ -326,7 +326,8 @@ class AdaptiveBreaker(_Breaker):
     """go-zero's default breaker (Google SRE client-side throttling): over a
     rolling `window` of seconds, split into `buckets`, it rejects a call with
     probability ``max(0, (requests - k * accepts) / (requests + 1))``, where
-    `requests` counts the calls that ran and `accepts` those that succeeded.
+    `requests` counts every call asked for (those it rejected too, as
+    go-zero and the SRE book count them) and `accepts` those that succeeded.
     Lower `k` throttles harder.  Rejected calls raise ``BreakerOpenError``.
 
     Example::
@@ -396,9 +397,14 @@ class AdaptiveBreaker(_Breaker):
         if requests > self.k * accepts:        # else the probability is 0: skip the dice
             p = (requests - self.k * accepts) / (requests + 1)
             if self._random() < p:
+                self._count(False)             # a rejected call is a request too (go-zero's drop)
                 raise BreakerOpenError("adaptive breaker rejected the call (service unhealthy)")
 
     def _report(self, token: None, failed: bool) -> None:
+        self._count(not failed)
+
+    def _count(self, accepted: bool) -> None:
+        """One more request in the current bucket (an accepted one if `accepted`)."""
         idx = int(_clock.now() // self._span)
         mu = self._mu
         mu.lock()
@@ -409,7 +415,7 @@ class AdaptiveBreaker(_Breaker):
             s = self._cur % self.buckets
             self._requests[s] += 1
             self._total_requests += 1
-            if not failed:
+            if accepted:
                 self._accepts[s] += 1
                 self._total_accepts += 1
         finally:
