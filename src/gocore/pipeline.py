@@ -266,7 +266,7 @@ def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bo
          ctx: Any = None, cap: int = 0) -> RecvChan:
     """A stage: ``fn(item)`` for every item of `source`, on `workers`
     goroutines, sent to the returned channel; in input order if `ordered`
-    (each worker runs at most a few items ahead of a slow one), else as they come.
+    (finished results wait for a slow one in buffers of 64 per worker), else as they come.
 
     Example::
 
@@ -299,7 +299,7 @@ def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers:
     every item; when it stops it closes the workers' inputs, and everything
     after it drains and ends, so the inner channels may use the no-wait
     fast path first."""
-    depth = 16
+    depth = 64
     inputs = [Chan(depth) for _ in range(workers)]
     answers = [Chan(depth) for _ in range(workers)]
     done_recv = stage.done.recv
