@@ -17,7 +17,7 @@ gone.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from gocore._gocore import Chan, Mutex, RecvChan, select
 from gocore.context import background, context_after_func, with_cancel
@@ -144,44 +144,56 @@ class _Stage:
 
     # ---- channel steps ----
 
-    def items(self, src: Any) -> Iterator[Any]:
-        """src's values until it is closed or the stage is cancelled.  A source
-        closed with an error raises it here (and the stage fails with it).
-
-        When the channel behind src is known (a Chan, or an output of another
-        stage) an item that is already there is taken without waiting, after
-        a no-wait look at ``done`` (so a busy stage still stops when
-        cancelled).  Anything else -- nothing ready, closed, cancelled -- is
-        decided by the select, which also raises a source's close error."""
-        done = self.done
-        recv_ok = src.recv_ok
-        try_recv = _try_recv_of(src)
-        done_try = done._try_recv
-        while True:
-            if try_recv is not None:
-                item, ok = try_recv()
-                if ok:
-                    if done_try()[1] is not None:      # done is closed: cancelled
-                        return
-                    yield item
-                    continue
-            i, got = select(recv_ok, done.recv)
-            if i == 1:
-                return
-            item, ok = got
-            if not ok:
-                return
-            yield item
-
     def send(self, i: int, value: Any) -> bool:
-        """Send on output i; False if the stage was cancelled first.  The
-        no-wait attempt first: ``items`` watches the ctx at every receive, so
-        a stage that never has to wait to send still stops when cancelled."""
+        """Send on output i; False if the stage was cancelled first (the
+        no-wait attempt first: the stage's receives watch the ctx)."""
         ch = self._chans[i]
         try:
             return ch._try_send(value) or select((ch.send, value), self.done.recv)[0] == 0
         except ClosedChannelError:         # closed by the cancellation watcher
             return False
+
+    def pump(self, src: Any, fn: Optional[Callable[[Any], Any]], targets: "list[Chan]") -> None:
+        """Move src's items, through fn if given, to the targets (dealt round
+        robin) until src is closed and drained or the stage stops.  A source
+        closed with an error raises it here (and the stage fails with it).
+
+        When the channel behind src is known (a Chan, or an output of another
+        stage) an item that is already there is taken without waiting, after
+        a no-wait look at ``done`` (so a busy stage still stops when
+        cancelled), and sent without waiting when there is room.  Anything
+        else -- nothing ready, closed, cancelled, full -- is decided by a
+        select, which also raises a source's close error."""
+        done = self.done
+        done_recv, done_try = done.recv, done._try_recv
+        recv_ok = src.recv_ok
+        try_recv = _try_recv_of(src)
+        n, k = len(targets), 0
+        while True:
+            ok = None
+            if try_recv is not None:
+                item, ok = try_recv()
+            if ok:
+                if done_try()[1] is not None:      # cancelled
+                    return
+            else:
+                i, got = select(recv_ok, done_recv)
+                if i == 1:
+                    return
+                item, ok = got
+                if not ok:
+                    return
+            if fn is not None:
+                item = fn(item)
+            ch = targets[k]
+            if n > 1:
+                k = k + 1 if k + 1 < n else 0
+            if not ch._try_send(item):
+                try:
+                    if select((ch.send, item), done_recv)[0] == 1:
+                        return
+                except ClosedChannelError:         # closed by the cancellation watcher
+                    return
 
 
 def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan:
@@ -224,9 +236,7 @@ def fan_out(source: Any, workers: int, fn: Callable[[Any], Any], *, ctx: Any = N
 
     def work(i: int) -> None:
         try:
-            for item in stage.items(source):
-                if not stage.send(i, fn(item)):
-                    return
+            stage.pump(source, fn, [stage._chans[i]])
         except BaseException as exc:
             stage.fail(exc)            # before closing: this output carries the error too
         finally:
@@ -250,12 +260,8 @@ def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan:
     cap = _check_cap(cap)
     stage = _Stage(ctx, sources, cap)
 
-    def forward(src: Any) -> None:
-        for item in stage.items(src):
-            if not stage.send(0, item):
-                return
     for src in sources:
-        stage.spawn(forward, src)
+        stage.spawn(stage.pump, src, None, stage._chans)
     if not sources:
         stage.close_out(0)
         stage.stop()
@@ -278,12 +284,8 @@ def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bo
     cap = _check_cap(cap)
     stage = _Stage(ctx, (source,), cap)
     if workers == 1 or not ordered:
-        def work() -> None:
-            for item in stage.items(source):
-                if not stage.send(0, fn(item)):
-                    return
         for _ in range(workers):
-            stage.spawn(work)
+            stage.spawn(stage.pump, source, fn, stage._chans)
     else:
         _ordered_pipe(stage, source, fn, workers)
     return stage.outs[0]
@@ -295,10 +297,9 @@ def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers:
     channel, and the collector takes the answers round robin again.  The
     channels' buffers bound how far the workers run ahead of a slow item.
 
-    Only the dispatcher reads the stage's source and so watches the ctx on
-    every item; when it stops it closes the workers' inputs, and everything
-    after it drains and ends, so the inner channels may use the no-wait
-    fast path first."""
+    When the dispatcher stops it closes the workers' inputs, and each
+    worker closes its answers when it stops, so everything after a stop
+    drains and ends."""
     depth = 64
     inputs = [Chan(depth) for _ in range(workers)]
     answers = [Chan(depth) for _ in range(workers)]
@@ -312,29 +313,18 @@ def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers:
                 return None, False
         return got
 
-    def put(ch: Chan, value: Any) -> bool:
-        return ch._try_send(value) or select((ch.send, value), done_recv)[0] == 0
-
     def dispatch() -> None:
         try:
-            k = 0
-            for item in stage.items(source):
-                if not put(inputs[k], item):
-                    return
-                k = k + 1 if k + 1 < workers else 0
+            stage.pump(source, None, inputs)
         finally:
             for ch in inputs:
                 ch.close()
 
     def work(i: int) -> None:
-        inbox, outbox = inputs[i], answers[i]
         try:
-            while True:
-                item, ok = recv(inbox)
-                if not ok or not put(outbox, fn(item)):
-                    return
+            stage.pump(inputs[i], fn, [answers[i]])
         finally:
-            outbox.close()
+            answers[i].close()
 
     def collect() -> None:
         k = 0
