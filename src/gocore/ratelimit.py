@@ -157,7 +157,7 @@ class RateLimiter(_TokenBucket):
         if limit > 0 and t > last:
             tokens += (t - last) * limit
         burst = self._burst
-        return burst if tokens > burst else tokens
+        return float(burst) if tokens > burst else tokens
 
     # ---- taking tokens ----
 
