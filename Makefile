@@ -27,6 +27,11 @@ TEST_DEPS := \
 # Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
 OPTIONAL_DEPS := \
 	cereggii \
+	token-bucket \
+	limits \
+	pyrate-limiter \
+	pybreaker \
+	circuitbreaker \
 	"dask[distributed]"
 
 $(STAMP): $(PY) pyproject.toml
