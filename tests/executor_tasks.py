@@ -92,3 +92,18 @@ def mapper_cancel_on(item, emit, cancel):
         cancel(Boom("mapper cancelled"))
     else:
         emit(item)
+
+
+def mapper_square(item, emit, cancel):
+    emit(item * item)
+
+
+def mapper_fail_on(item, emit, cancel):
+    if item == 7:
+        raise Boom("mapper item 7")
+    emit(item)
+
+
+def touch_item(dirname_item):
+    dirname, item = dirname_item
+    touch_and_count(f"{dirname}/i{item}")

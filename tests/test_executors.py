@@ -425,3 +425,53 @@ def test_remote_mapper_replays_emits_and_cancel(engine):
     cancel_ctx()
     with pytest.raises(gocore.Canceled):     # a stopped run submits nothing more
         remote_call(d, ctx, tasks.square)(1)
+
+
+# ---- map_reduce / for_each ----
+
+def _sum_reducer(items, emit, cancel):
+    emit(sum(items))
+
+
+def test_map_reduce_mapper_runs_on_the_executor(engine):
+    kind, ex = engine
+    total = gocore.map_reduce(lambda emit: [emit(i) for i in range(60)], tasks.mapper_square,
+                              _sum_reducer, workers=3, executor=ex)
+    assert total == sum(i * i for i in range(60))
+    assert gocore.map_reduce(lambda emit: [emit(i) for i in range(10)], tasks.mapper_emit_twice,
+                             lambda items, emit, cancel: emit(sorted(items)), workers=2,
+                             executor=ex) == sorted(list(range(10)) + [-i for i in range(10)])
+
+
+def test_map_reduce_errors_and_cancel_come_back(engine):
+    kind, ex = engine
+    gen = lambda emit: [emit(i) for i in range(40)]     # noqa: E731
+    with pytest.raises(tasks.Boom, match="mapper item 7") as info:
+        gocore.map_reduce(gen, tasks.mapper_fail_on, _sum_reducer, workers=2, executor=ex)
+    if kind in REMOTE:
+        assert "in mapper_fail_on" in remote_text(info.value)
+    with pytest.raises(tasks.Boom, match="mapper cancelled"):
+        gocore.map_reduce(gen, tasks.mapper_cancel_on, _sum_reducer, workers=2, executor=ex)
+
+
+def test_for_each_on_the_executor_runs_each_item_once(engine, tmp_path):
+    kind, ex = engine
+    gocore.for_each(lambda emit: [emit((str(tmp_path), i)) for i in range(50)], tasks.touch_item,
+                    workers=3, executor=ex)
+    assert all(len((tmp_path / f"i{i}").read_text().splitlines()) == 1 for i in range(50))
+    with pytest.raises(tasks.Boom, match="item 5"):
+        gocore.for_each(lambda emit: [emit(i) for i in range(20)], _partial_fail_on(5),
+                        workers=2, executor=ex)
+
+
+def test_mr_in_flight_bounded_by_workers():
+    with CountingThreadPool(8) as ex:
+        gocore.for_each(lambda emit: [emit(0.001) for _ in range(100)], tasks.sleep_then,
+                        workers=3, executor=ex)
+        assert ex.peak <= 3 and ex.submitted == 100
+        ex.peak = 0
+        gocore.map_reduce(lambda emit: [emit(i) for i in range(100)], tasks.mapper_square,
+                          _sum_reducer, workers=2, executor=ex)
+        assert ex.peak <= 2
+    with pytest.raises(TypeError, match="executor"):
+        gocore.for_each(lambda emit: None, tasks.square, executor=object())

@@ -88,6 +88,7 @@ def executor_examples() -> list[int]:
         g.go(abs, -1)
         g.wait()
         gocore.ErrGroup(executor=ex).wait()
+        gocore.for_each(lambda emit: emit(1), abs, workers=2, executor=ex)
         return gocore.WorkerPool(2, executor=ex).map(abs, [-1, 2])
 
 
