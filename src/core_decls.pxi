@@ -34,6 +34,7 @@ cdef extern from "gocore_clock.h" nogil:
     int64_t gocore_now()
     bint gocore_park_until(gocore_parker* p, int64_t deadline)
     int gocore_park_sliced(gocore_parker* p, int64_t deadline, int64_t slice_end)
+    int64_t gocore_slice_until(int64_t deadline, int64_t slice_ns)
     void gocore_fake_install(int64_t now)
     void gocore_fake_remove()
     void gocore_fake_advance(int64_t now)

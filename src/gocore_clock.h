@@ -130,6 +130,18 @@ static inline int gocore_park_until(gocore_parker *p, int64_t deadline) {
     return r;
 }
 
+/* Where a main thread's signal slice of a wait until `deadline` ends, for
+ * code that slices by shortening the deadline it passes down (sema waits):
+ * `slice_ns` of real time from now, or the deadline if that comes first.
+ * Under a test clock such a wait does not slice: a real instant passed as a
+ * deadline would read as a virtual one (and be taken for a pending timer).
+ * Channel waits slice with gocore_park_sliced instead, on either clock. */
+static inline int64_t gocore_slice_until(int64_t deadline, int64_t slice_ns) {
+    if (gocore_load_relaxed(&gocore_fake_on)) return deadline;
+    int64_t until = gocore_nanotime() + slice_ns;
+    return deadline < until ? deadline : until;
+}
+
 /* For the test clock: the earliest virtual deadline waited for (INT64_MAX:
  * none), and how many waits are past their deadline without having left. */
 static inline int64_t gocore_fake_next(void) {
