@@ -26,7 +26,12 @@ TEST_DEPS := \
 	"mypy>=1.10"
 # Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
 OPTIONAL_DEPS := \
-	cereggii
+	cereggii \
+	aiologic \
+	culsans \
+	janus \
+	ft-utils \
+	matplotlib
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
@@ -43,8 +48,10 @@ build: $(EXT_STAMP)
 test: build
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
+# The same table `python -m gocore.bench` prints from an installed wheel;
+# BENCH_ARGS passes options through (e.g. BENCH_ARGS="--rows ping --load").
 bench: build
-	$(PY) bench/run.py
+	PYTHONPATH=src $(PY) -m gocore.bench $(BENCH_ARGS)
 
 # The suite against an out-of-tree build (build/NAME), so it never replaces
 # the normal in-place extension: $(call out_of_tree_test,NAME,ENV-ASSIGNMENTS)

@@ -10,19 +10,16 @@ identical work per block; only the plumbing differs:
 
 Every variant checks the same aggregate, so none can skip work.
 
-    python bench/pipeline.py [blocks]      # prints blocks/second for each
+    python -m gocore.bench.pipeline [blocks]   # blocks/second each, over a sweep of buffer sizes
 """
 import hashlib
-import os
 import queue
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
-
-import gocore  # noqa: E402
+import gocore
 
 BLOCK = 64 * 1024
 BUFFER = 16
