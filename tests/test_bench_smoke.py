@@ -59,10 +59,15 @@ def test_rows_interleave_and_missing_peers_skip():
             return lambda: calls.append(name)
         return make
 
+    def broken(n):
+        raise RuntimeError("peer API moved")
+
     row = Row("order", "op", 1, [Side("g", side("g")), Side("b", side("b")),
-                                 Side("p", side("p"), requires="no_such_module_for_gocore_bench")], heavy=True)
+                                 Side("p", side("p"), requires="no_such_module_for_gocore_bench"),
+                                 Side("f", broken)], heavy=True)
     res = run_row(row, rounds=4)
     # One warm-up call each, then the order flips every round: g b, b g, g b, b g.
     assert calls == ["g", "b"] + ["g", "b", "b", "g"] * 2
     assert res.sides[2].status == "skipped: not installed"
+    assert res.sides[3].status == "failed: RuntimeError: peer API moved"
     assert list(res.ratios) == ["b"] and len(res.ratios["b"]) == 4

@@ -6,15 +6,22 @@ import platform
 import subprocess
 import sys
 import sysconfig
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
+
+
+def gil_enabled() -> Optional[bool]:
+    """sys._is_gil_enabled() where it exists (3.13+): a free-threaded build
+    can still run with the GIL on (PYTHON_GIL=1, or an extension that asked)."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return bool(is_enabled()) if is_enabled is not None else None
 
 
 def gil_state() -> str:
-    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
-        return "GIL build"
-    is_enabled = getattr(sys, "_is_gil_enabled", None)
-    enabled = is_enabled() if is_enabled is not None else True
-    return "free-threaded, GIL " + ("enabled" if enabled else "disabled")
+    build = "free-threaded build" if sysconfig.get_config_var("Py_GIL_DISABLED") else "GIL build"
+    enabled = gil_enabled()
+    if enabled is None:
+        return build
+    return f"{build}, GIL {'enabled' if enabled else 'disabled'}"
 
 
 def cpu_model() -> str:
@@ -41,6 +48,7 @@ def header(load: int = 0) -> Dict[str, Any]:
         "interpreter": platform.python_implementation(),
         "version": platform.python_version(),
         "gil": gil_state(),
+        "gil_enabled": gil_enabled(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "load_average": load_average(),

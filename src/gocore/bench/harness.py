@@ -83,7 +83,7 @@ class Row:
 @dataclass
 class SideResult:
     label: str
-    status: str = "ok"                     # or "skipped: not installed"
+    status: str = "ok"                     # or "skipped: not installed", or "failed: ..."
     per_unit: List[float] = field(default_factory=list)   # seconds per unit, per round
     extra: Dict[str, List[Any]] = field(default_factory=dict)
 
@@ -157,8 +157,12 @@ def run_row(row: Row, rounds: int = 7, quick: bool = False) -> Result:
             results[i].status = "skipped: not installed"
             continue
         units = side.units(n)
-        fn = side.make(units)
-        warm, out = _timed(fn, 1)          # warms pools and caches, and calibrates
+        try:
+            fn = side.make(units)
+            warm, out = _timed(fn, 1)      # warms pools and caches, and calibrates
+        except Exception as exc:           # a peer whose API moved: its side, not the run, fails
+            results[i].status = f"failed: {type(exc).__name__}: {exc}"[:80]
+            continue
         _record_extra(results[i], out)     # a cold call's counts matter (threads started)
         target = QUICK_SAMPLE_SECONDS if quick else SAMPLE_SECONDS
         reps = 1 if row.heavy else max(1, int(target / max(warm, 1e-7)))

@@ -13,6 +13,7 @@ and only processes scale.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import statistics
 import sys
@@ -177,6 +178,9 @@ def plot_scaling(result: Dict[str, Any], path: str, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for kind, per_k in result["kinds"].items():
         ax.plot(counts, [per_k[k]["items_per_s"] for k in counts], marker="o", label=kind)
+    cores = os.cpu_count() or 1
+    ax.axvline(cores, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"{cores} cores", (cores, 0), textcoords="offset points", xytext=(3, 4), fontsize=7, color="grey")
     ax.set_xscale("log", base=2)
     ax.set_xticks(counts)
     ax.set_xticklabels([str(k) for k in counts])

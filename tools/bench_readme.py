@@ -1,0 +1,49 @@
+"""Regenerate the README's benchmark blocks from real runs of `python -m gocore.bench`.
+
+    PYTHONPATH=src .venv/bin/python tools/bench_readme.py [--threads 1,2,4,8,16]
+
+Runs the row table and the scaling sweep (with its plot, docs/scaling.png) on
+this interpreter and writes each output between its markers in README.md:
+<!-- bench-table --> ... <!-- /bench-table --> and
+<!-- bench-scaling --> ... <!-- /bench-scaling -->.
+"""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+PLOT = os.path.join("docs", "scaling.png")
+
+
+def bench(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "gocore.bench", *args], cwd=ROOT,
+                          stdout=subprocess.PIPE, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def replace_block(text: str, marker: str, body: str) -> str:
+    block = f"<!-- {marker} -->\n```\n{body}\n```\n<!-- /{marker} -->"
+    pattern = re.compile(rf"<!-- {marker} -->.*?<!-- /{marker} -->", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- {marker} --> block")
+    return pattern.sub(lambda m: block, text)
+
+
+def main(argv: list) -> int:
+    threads = argv[argv.index("--threads") + 1] if "--threads" in argv else "1,2,4,8,16"
+    os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
+    table = bench()
+    scaling = bench("--scaling", "--threads", threads, "--plot", PLOT)
+    with open(README) as f:
+        text = f.read()
+    text = replace_block(text, "bench-table", table)
+    text = replace_block(text, "bench-scaling", scaling)
+    with open(README, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
