@@ -129,13 +129,14 @@ def stream(make_ends: MakeEnds, n: int) -> Callable[[], None]:
     return run
 
 
-def select_ready(n: int) -> Callable[[], None]:
-    """select over two ready buffered channels, refilling the one it took from."""
-    a, b = gocore.Chan(1), gocore.Chan(1)
+def select_ready(n: int, module: Any = gocore, chan: Any = gocore.Chan) -> Callable[[], None]:
+    """select over two ready buffered channels, refilling the one it took from
+    (gocore's, or a module with the same select(a.recv, b.recv) -> (i, v) form)."""
+    a, b = chan(1), chan(1)
     a.send(0)
     b.send(1)
     chans = (a, b)
-    select, ra, rb = gocore.select, a.recv, b.recv
+    select, ra, rb = module.select, a.recv, b.recv
 
     def run() -> None:
         for _ in range(n):
@@ -200,5 +201,6 @@ ROWS += [
     Row("select over 2 ready channels", "op", 1000, [
         Side("gocore select", select_ready),
         Side("SimpleQueue get_nowait poll", poll_ready),
+        Side("pygolang select", lambda n: select_ready(n, peer("golang"), peer("golang").chan), requires="golang"),
     ]),
 ]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List
 import gocore
 
 from . import pipeline
-from .harness import Row, Side
+from .harness import Row, Side, peer
 
 ROWS: List[Row] = []
 
@@ -42,6 +42,19 @@ def go_waitgroup(n: int) -> Callable[[], None]:
         spawn = wg.go
         for _ in range(n):
             spawn(_noop)
+        wg.wait()
+    return run
+
+
+def pygolang_go_waitgroup(n: int) -> Callable[[], None]:
+    golang = peer("golang")
+
+    def run() -> None:
+        wg = golang.sync.WaitGroup()
+        done = wg.done
+        for _ in range(n):
+            wg.add(1)
+            golang.go(done)
         wg.wait()
     return run
 
@@ -104,6 +117,7 @@ ROWS += [
         Side("gocore go()", go_waitgroup),
         Side("ThreadPoolExecutor(8) submit+wait (warm)", executor_submit_wait),
         Side("threading.Thread start+join", thread_start_join, fraction=0.1),
+        Side("pygolang go()+sync.WaitGroup", pygolang_go_waitgroup, requires="golang", fraction=0.1),
     ]),
 ]
 

@@ -54,6 +54,7 @@ ROWS += [
         Side("gocore Mutex", lambda n: with_loop(gocore.Mutex(), n)),
         Side("threading.Lock", lambda n: with_loop(threading.Lock(), n)),
         Side("aiologic Lock", lambda n: with_loop(peer("aiologic").Lock(), n), requires="aiologic"),
+        Side("pygolang sync.Mutex", lambda n: with_loop(peer("golang.sync").Mutex(), n), requires="golang.sync"),
     ]),
     Row("Mutex acquire+release", "op", 1000, [
         Side("gocore Mutex", lambda n: acquire_release(gocore.Mutex(), n)),
@@ -62,6 +63,7 @@ ROWS += [
     Row("Mutex, 2 threads contending", "with-block", 100_000, [
         Side("gocore Mutex", lambda n: contended(gocore.Mutex(), n)),
         Side("threading.Lock", lambda n: contended(threading.Lock(), n)),
+        Side("pygolang sync.Mutex", lambda n: contended(peer("golang.sync").Mutex(), n), requires="golang.sync"),
     ], heavy=True, quick_n=5_000),
 ]
 
@@ -171,5 +173,7 @@ ROWS += [
     Row("WaitGroup add+done", "op", 1000, [
         Side("gocore WaitGroup", lambda n: add_done(gocore.WaitGroup(), n)),
         Side("Condition WaitGroup", lambda n: add_done(CondWaitGroup(), n)),
+        Side("pygolang sync.WaitGroup", lambda n: add_done(peer("golang.sync").WaitGroup(), n),
+             requires="golang.sync"),
     ]),
 ]
