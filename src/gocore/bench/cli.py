@@ -81,7 +81,8 @@ def scaling(args: argparse.Namespace, rounds: int, load: int) -> int:
         except ImportError:
             print("--plot needs matplotlib: pip install 'gocore[plot]'", file=sys.stderr)
             return 2
-    result = run_scaling(args.counts, rounds, args.quick, progress)
+    result = run_scaling(args.counts, rounds, args.quick,
+                         lambda k, total, _: print(f"scaling round {k} of {total}", file=sys.stderr, flush=True))
     h = header(load)
     if args.json:
         json.dump({"header": h, "scaling": result}, sys.stdout, indent=1)
