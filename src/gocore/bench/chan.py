@@ -23,17 +23,17 @@ Ends = Tuple[Callable[[Any], Any], Callable[[], Any]]
 # ---- the ends of every queue-like implementation, by capacity (0: unbuffered) ----
 
 def gocore_chan(cap: int) -> Ends:
-    ch = gocore.Chan(cap)
+    ch: gocore.Chan[Any] = gocore.Chan(cap)
     return ch.send, ch.recv
 
 
 def stdlib_queue(cap: int) -> Ends:
-    q: queue.Queue = queue.Queue(cap)
+    q: queue.Queue[Any] = queue.Queue(cap)
     return q.put, q.get
 
 
 def simple_queue(cap: int) -> Ends:
-    q: queue.SimpleQueue = queue.SimpleQueue()
+    q: queue.SimpleQueue[Any] = queue.SimpleQueue()
     return q.put, q.get
 
 
@@ -148,8 +148,8 @@ def select_ready(n: int, module: Any = gocore, chan: Any = gocore.Chan) -> Calla
 def poll_ready(n: int) -> Callable[[], None]:
     """The stdlib stand-in: get_nowait on two SimpleQueues in random order,
     as select picks at random.  It cannot block, so it is a floor, not a peer."""
-    a: queue.SimpleQueue = queue.SimpleQueue()
-    b: queue.SimpleQueue = queue.SimpleQueue()
+    a: queue.SimpleQueue[int] = queue.SimpleQueue()
+    b: queue.SimpleQueue[int] = queue.SimpleQueue()
     a.put(0)
     b.put(1)
     orders = ((a, b), (b, a))

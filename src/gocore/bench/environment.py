@@ -73,7 +73,7 @@ class BusyLoad:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self._procs: List[subprocess.Popen] = []
+        self._procs: List["subprocess.Popen[bytes]"] = []
 
     def __enter__(self) -> "BusyLoad":
         for _ in range(self.count):

@@ -78,7 +78,7 @@ def thread_start_join(n: int) -> Callable[[], None]:
 
 
 def _workers() -> int:
-    stats = getattr(gocore._gocore, "_scheduler_stats", None)
+    stats = getattr(getattr(gocore, "_gocore", None), "_scheduler_stats", None)
     return int(stats()["workers"]) if stats is not None else -1
 
 

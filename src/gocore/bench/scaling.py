@@ -73,7 +73,7 @@ def channel_pipeline(make_queue: Callable[[], Any], workers: int, items: int) ->
     for t in threads:
         t.start()
     get = results.get
-    total = sum(get() for _ in range(items))
+    total: int = sum(get() for _ in range(items))
     for t in threads:
         t.join()
     return total
@@ -83,7 +83,7 @@ class _ChanEnds:
     """gocore.Chan under the put/get names queue.Queue uses."""
 
     def __init__(self, cap: int) -> None:
-        ch = gocore.Chan(cap)
+        ch: gocore.Chan[Any] = gocore.Chan(cap)
         self.put, self.get = ch.send, ch.recv
 
 
