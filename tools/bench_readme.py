@@ -1,11 +1,13 @@
 """Regenerate the README's benchmark blocks from real runs of `python -m gocore.bench`.
 
-    PYTHONPATH=src .venv/bin/python tools/bench_readme.py [--threads 1,2,4,8,16]
+    PYTHONPATH=src .venv/bin/python tools/bench_readme.py [--threads 1,2,4,8,16] [--tag ft]
 
 Runs the row table and the scaling sweep (with its plot, docs/scaling.png) on
 this interpreter and writes each output between its markers in README.md:
 <!-- bench-table --> ... <!-- /bench-table --> and
-<!-- bench-scaling --> ... <!-- /bench-scaling -->.
+<!-- bench-scaling --> ... <!-- /bench-scaling -->.  With --tag NAME the
+markers are bench-table-NAME and bench-scaling-NAME and the plot
+docs/scaling-NAME.png (e.g. a free-threaded interpreter's blocks).
 """
 import os
 import re
@@ -14,7 +16,6 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
-PLOT = os.path.join("docs", "scaling.png")
 
 
 def bench(*args: str) -> str:
@@ -33,13 +34,14 @@ def replace_block(text: str, marker: str, body: str) -> str:
 
 def main(argv: list) -> int:
     threads = argv[argv.index("--threads") + 1] if "--threads" in argv else "1,2,4,8,16"
+    tag = "-" + argv[argv.index("--tag") + 1] if "--tag" in argv else ""
     os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
     table = bench()
-    scaling = bench("--scaling", "--threads", threads, "--plot", PLOT)
+    scaling = bench("--scaling", "--threads", threads, "--plot", os.path.join("docs", f"scaling{tag}.png"))
     with open(README) as f:
         text = f.read()
-    text = replace_block(text, "bench-table", table)
-    text = replace_block(text, "bench-scaling", scaling)
+    text = replace_block(text, f"bench-table{tag}", table)
+    text = replace_block(text, f"bench-scaling{tag}", scaling)
     with open(README, "w") as f:
         f.write(text)
     return 0
