@@ -1,6 +1,6 @@
 """Regenerate the README's benchmark blocks from real runs of `python -m gocore.bench`.
 
-    PYTHONPATH=src .venv/bin/python tools/bench_readme.py [--threads 1,2,4,8,16] [--tag ft]
+    PYTHONPATH=src .venv/bin/python tools/bench_readme.py [--threads 1,2,4,8,16] [--tag ft] [--only table|scaling]
 
 Runs the row table and the scaling sweep (with its plot, docs/scaling.png) on
 this interpreter and writes each output between its markers in README.md:
@@ -36,12 +36,17 @@ def main(argv: list) -> int:
     threads = argv[argv.index("--threads") + 1] if "--threads" in argv else "1,2,4,8,16"
     tag = "-" + argv[argv.index("--tag") + 1] if "--tag" in argv else ""
     os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
-    table = bench()
-    scaling = bench("--scaling", "--threads", threads, "--plot", os.path.join("docs", f"scaling{tag}.png"))
+    only = argv[argv.index("--only") + 1] if "--only" in argv else None
+    blocks = {}
+    if only in (None, "table"):
+        blocks[f"bench-table{tag}"] = bench()
+    if only in (None, "scaling"):
+        blocks[f"bench-scaling{tag}"] = bench("--scaling", "--threads", threads,
+                                              "--plot", os.path.join("docs", f"scaling{tag}.png"))
     with open(README) as f:
         text = f.read()
-    text = replace_block(text, f"bench-table{tag}", table)
-    text = replace_block(text, f"bench-scaling{tag}", scaling)
+    for marker, body in blocks.items():
+        text = replace_block(text, marker, body)
     with open(README, "w") as f:
         f.write(text)
     return 0

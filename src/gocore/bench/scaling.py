@@ -18,6 +18,7 @@ import queue
 import statistics
 import sys
 import sysconfig
+import textwrap
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -187,7 +188,7 @@ def plot_scaling(result: Dict[str, Any], path: str, title: str) -> None:
     ax.set_xlabel("workers")
     ax.set_ylabel("items/s (higher is better)")
     ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(textwrap.fill(title, 100), fontsize=7)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
