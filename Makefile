@@ -31,7 +31,13 @@ OPTIONAL_DEPS := \
 	culsans \
 	janus \
 	ft-utils \
-	matplotlib
+	matplotlib \
+	token-bucket \
+	limits \
+	pyrate-limiter \
+	pybreaker \
+	circuitbreaker \
+	"dask[distributed]"
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip

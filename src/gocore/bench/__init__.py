@@ -15,9 +15,9 @@ from typing import List
 
 from .harness import Row
 
-# Area modules, each with a ROWS list, in table order.  Later areas (asyncio,
-# patterns, executors) are one module each, named here.
-AREAS = ["sync", "chan", "layer", "scaling"]
+# Area modules, each with a ROWS list, in table order.  A later area (asyncio,
+# patterns, ...) is one more module, named here.
+AREAS = ["sync", "chan", "layer", "scaling", "executors"]
 
 
 def all_rows() -> List[Row]:
