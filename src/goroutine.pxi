@@ -187,7 +187,7 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         deadline = gocore_nanotime() + gocore_load_relaxed(&_idle_timeout_ns)
         with nogil:
-            woken = sema_acquire(&w.sema, False, deadline)
+            woken = sema_acquire_real(&w.sema, False, deadline)   # a cache policy: never virtual
         if woken:
             spinning = True
             continue
