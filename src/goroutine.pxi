@@ -283,7 +283,10 @@ def go(fn, /, *args, **kwargs):
         wg.wait()
     """
     if not callable(fn):
-        raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
+        raise not_callable("go()", fn)
+    if is_coro_fn(fn):                  # go_coro.pxi: a task, or asyncio.run on a worker
+        _coro_go(None, fn, args, kwargs)
+        return
     _spawn(fn, args, kwargs)
 
 

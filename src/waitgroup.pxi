@@ -127,7 +127,10 @@ cdef class WaitGroup:
         (Go 1.25).  ``done`` runs even if `fn` raises; the exception goes to
         the panic handler."""
         if not callable(fn):
-            raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
+            raise not_callable("WaitGroup.go", fn)
+        if is_coro_fn(fn):              # go_coro.pxi: a task, or asyncio.run on a worker
+            _coro_go(self, fn, args, kwargs)
+            return
         self._add(1)
         try:
             _spawn(self._run, (fn, args, kwargs), None)
