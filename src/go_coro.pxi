@@ -34,6 +34,8 @@ cdef extern from *:
     int gocore_coro_kind(object fn)
 
 
+from functools import partial as _partial_type
+
 cdef object _iscoroutinefunction = None     # inspect's, imported on first need
 
 
@@ -43,6 +45,11 @@ cdef bint is_coro_fn(object fn) except -1:
     cdef int kind = gocore_coro_kind(fn)
     if kind >= 0:
         return kind
+    while type(fn) is _partial_type:    # inspect unwraps partials too; spare it the call
+        fn = (<object>fn).func
+        kind = gocore_coro_kind(fn)
+        if kind >= 0:
+            return kind
     if _iscoroutinefunction is None:
         from inspect import iscoroutinefunction
         _iscoroutinefunction = iscoroutinefunction
