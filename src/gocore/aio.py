@@ -50,7 +50,10 @@ class _CancelOn:
     async def __aenter__(self) -> None:
         if self._state != _NEW:
             raise RuntimeError("a cancel_on scope can be entered only once")
-        task = asyncio.current_task()
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:        # no running loop at all
+            task = None
         if task is None:
             raise RuntimeError("cancel_on must be used inside a task")
         self._task, self._loop = task, task.get_loop()
