@@ -257,6 +257,41 @@ def test_a_task_goroutine_cancelled_at_shutdown_is_not_a_panic(kind, panics):
     assert panics == []
 
 
+def test_tasks_cancelled_before_their_first_step_give_back_what_they_held(kind, panics):
+    """asyncio.run cancels the tasks left at shutdown; one spawned just
+    before never enters its coroutine, and still must not wedge its group."""
+    base = gocore.num_goroutine()
+    wg, g, p = gocore.WaitGroup(), gocore.ErrGroup(), gocore.WorkerPool(1)
+    g.set_limit(1)
+    ran = []
+
+    async def body():
+        ran.append(1)
+
+    async def main():
+        gocore.go(body)
+        wg.go(body)
+        g.go(body)
+        p.go(body)
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        assert len(pending) == 4
+        for t in pending:       # as shutdown does, before any of them has run
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    loop = make_loop(kind)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert ran == []
+    assert wg.wait(5)
+    g.wait()
+    p.wait()
+    assert g._sem._debug_state() == (0, 0) and p._sem._debug_state() == (0, 0)
+    assert gocore.num_goroutine() == base
+    assert panics == []
+
+
 def test_an_asyncio_run_goroutine_waits_for_the_tasks_it_started():
     finished = []
     wg = gocore.WaitGroup()

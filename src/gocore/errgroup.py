@@ -87,6 +87,9 @@ class ErrGroup:
         finally:
             self._finish(sem)
 
+    def _abandon(self, sem: Optional[Semaphore], fn: Any, args: tuple, kwargs: dict) -> None:
+        self._finish(sem)       # a task cancelled before it ran: it ends without an error
+
     def _finish(self, sem: Optional[Semaphore]) -> None:
         self._active.add(-1)
         if sem is not None:             # the semaphore we acquired, even if the limit changed since
@@ -107,7 +110,7 @@ class ErrGroup:
         self._wg.add(1)
         try:
             if _is_coro_fn(fn):
-                spawn_coro(self._arun, (sem, fn, args, kwargs))
+                spawn_coro(self._arun, (sem, fn, args, kwargs), self._abandon)
             else:
                 _go(self._run, sem, fn, args, kwargs)
         except BaseException:

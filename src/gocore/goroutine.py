@@ -81,20 +81,39 @@ _get_running_loop = asyncio._get_running_loop      # the C one: no exception whe
 _live: Dict[Any, Set["asyncio.Task[None]"]] = {}
 
 
-async def _counted(body: Callable[..., Awaitable[None]], args: tuple) -> None:
-    try:
-        await body(*args)
-    finally:
-        _gocore._goroutines_add(-1)
+class _TaskGoroutine:
+    """One goroutine run as a task: counted from spawn until its body ends.
 
+    A task cancelled before its first step (asyncio.run cancelling what is
+    left at shutdown, right after the spawn) never enters its coroutine, so
+    no ``finally`` in it runs; its done callback sees that and runs
+    ``abandon(*args)``, which gives back what the spawner counted (a
+    WaitGroup unit, a group's slot) as the body would have."""
 
-def _forget(task: "asyncio.Task[None]") -> None:
-    loop = task.get_loop()
-    tasks = _live.get(loop)
-    if tasks is not None:
-        tasks.discard(task)
-        if not tasks:
-            del _live[loop]
+    __slots__ = ("body", "args", "abandon", "started")
+
+    def __init__(self, body: Callable[..., Awaitable[None]], args: tuple,
+                 abandon: Callable[..., None]) -> None:
+        self.body, self.args, self.abandon = body, args, abandon
+        self.started = False
+
+    async def run(self) -> None:
+        self.started = True
+        try:
+            await self.body(*self.args)
+        finally:
+            _gocore._goroutines_add(-1)
+
+    def ended(self, task: "asyncio.Task[None]") -> None:
+        loop = task.get_loop()
+        tasks = _live.get(loop)
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                del _live[loop]
+        if not self.started:
+            _gocore._goroutines_add(-1)
+            self.abandon(*self.args)
 
 
 async def _to_the_end(body: Callable[..., Awaitable[None]], args: tuple) -> None:
@@ -114,18 +133,21 @@ def _run_to_the_end(body: Callable[..., Awaitable[None]], args: tuple) -> None:
     asyncio.run(_to_the_end(body, args))
 
 
-def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple) -> None:
+def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple, abandon: Callable[..., None]) -> None:
     """Run the coroutine ``body(*args)`` as a goroutine: a task on the running
     loop of the calling thread, else under ``asyncio.run`` on a worker.
     `body` is gocore's own wrapper: it reports or records what the user's
-    coroutine raised, so nothing escapes it."""
+    coroutine raised, so nothing escapes it, and gives back in a ``finally``
+    what its spawner counted; ``abandon(*args)`` does that instead for a
+    task cancelled before it ever ran."""
     loop = _get_running_loop()
     if loop is None:
         _gocore.go(_run_to_the_end, body, args)      # counted by the core
         return
+    g = _TaskGoroutine(body, args, abandon)
     _gocore._goroutines_add(1)
     try:
-        task = loop.create_task(_counted(body, args))
+        task = loop.create_task(g.run())
     except BaseException:
         _gocore._goroutines_add(-1)
         raise
@@ -133,7 +155,7 @@ def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple) -> None:
     if tasks is None:
         tasks = _live[loop] = set()
     tasks.add(task)
-    task.add_done_callback(_forget)
+    task.add_done_callback(g.ended)
 
 
 async def _as_goroutine(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple, kwargs: dict) -> None:
@@ -144,8 +166,12 @@ async def _as_goroutine(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple,
     except BaseException as exc:
         _gocore._report(exc)        # a panic, with its traceback
     finally:
-        if wg is not None:
-            wg.done()
+        _abandon(wg, fn, args, kwargs)
+
+
+def _abandon(wg: Any, fn: Any, args: tuple, kwargs: dict) -> None:
+    if wg is not None:
+        wg.done()
 
 
 def _go_coro(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple, kwargs: Optional[dict]) -> None:
@@ -153,7 +179,7 @@ def _go_coro(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple, kwargs: Op
     if wg is not None:
         wg.add(1)
     try:
-        spawn_coro(_as_goroutine, (wg, fn, args, kwargs or {}))
+        spawn_coro(_as_goroutine, (wg, fn, args, kwargs or {}), _abandon)
     except BaseException:
         if wg is not None:
             wg.done()

@@ -102,8 +102,12 @@ class WorkerPool:
         except BaseException as exc:
             self._record(exc, cancel)
         finally:
-            self._sem.release()
-            self._wg.done()
+            self._abandon()
+
+    def _abandon(self, *call: Any) -> None:
+        """Give back a task's slot and count (also for a task cancelled before it ran)."""
+        self._sem.release()
+        self._wg.done()
 
     def _launch(self, ctx, cancel, fn, args, kwargs) -> None:
         """Start a task that holds a slot: the slot and the count are given
@@ -111,7 +115,7 @@ class WorkerPool:
         self._wg.add(1)
         try:
             if _is_coro_fn(fn):
-                spawn_coro(self._arun, (ctx, cancel, fn, args, kwargs))
+                spawn_coro(self._arun, (ctx, cancel, fn, args, kwargs), self._abandon)
             else:
                 _go(self._run, ctx, cancel, fn, args, kwargs)
         except BaseException:
