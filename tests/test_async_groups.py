@@ -623,3 +623,31 @@ def test_stress_ago_and_go_with_cancellations_exact_accounting(kind, limit):
     assert sum(1 for t in ran if t[0] == "thread") == 100
     assert inflight[0] == 0 and 1 <= inflight[1] <= limit
     assert g._sem._debug_state() == (0, 0)
+
+
+def finishes_without_suspending(coro):
+    """Drive coro by hand: True if it completed on its first step (no future, no loop)."""
+    try:
+        coro.send(None)
+    except StopIteration:
+        return True
+    coro.close()
+    return False
+
+
+def test_what_can_complete_at_once_does_not_suspend():
+    g = gocore.ErrGroup()
+    g.set_limit(2)
+    p = gocore.WorkerPool(2)
+    done = gocore.WaitGroup()
+    done.add(2)
+
+    async def await_it(x):
+        await x
+    assert finishes_without_suspending(await_it(g))         # nothing to wait for
+    assert finishes_without_suspending(await_it(p))
+    assert finishes_without_suspending(g.ago(done.done))    # a free slot: taken at once
+    assert finishes_without_suspending(p.ago(done.done))
+    assert done.wait(30)
+    g.wait()
+    p.wait()
