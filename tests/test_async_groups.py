@@ -651,3 +651,27 @@ def test_what_can_complete_at_once_does_not_suspend():
     assert done.wait(30)
     g.wait()
     p.wait()
+
+
+def test_ago_on_executor_groups_waits_for_a_slot_then_submits(kind):
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def main(ex):
+        out = []
+        lock = threading.Lock()
+
+        def work(i):
+            with lock:
+                out.append(i)
+        async with gocore.WorkerPool(2, executor=ex) as p:
+            for i in range(10):
+                await p.ago(work, i)
+        g = gocore.ErrGroup(executor=ex)
+        g.set_limit(2)
+        for i in range(10, 20):
+            await g.ago(work, i)
+        await g
+        assert sorted(out) == list(range(20))
+        assert p._sem._debug_state() == (0, 0) and g._sem._debug_state() == (0, 0)
+    with ThreadPoolExecutor(4) as ex:
+        run_on(kind, main(ex))

@@ -8,6 +8,7 @@ and when ``wait`` returns.
 Goroutines may be coroutine functions (a task on the caller's running loop,
 else ``asyncio.run`` on a worker), and a task waits with ``await g`` /
 ``async with`` and starts one at the limit with ``await g.ago(...)``.
+With an executor, the goroutines become futures on it (see ``_executor``).
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from asyncio import CancelledError
 from typing import Any, Callable, Generator, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._executor import Dispatcher
 from gocore.aio import acquire_slot, wait_group
-from gocore.context import Context, with_cancel_cause
+from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import go as _go, spawn_coro
 
 __all__ = ["ErrGroup"]
@@ -41,11 +43,34 @@ class ErrGroup:
         async with gocore.ErrGroup() as g:   # in a task: awaits on exit
             g.go(fetch_async, url)           # a coroutine function: a task on this loop
             await g.ago(fetch_async, other)  # at the limit: waits without blocking the loop
+
+        with ProcessPoolExecutor() as ex:        # the same group on other cores
+            g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+            for path in paths:
+                g.go(checksum, path)            # module-level, picklable function
+            g.wait()
+
+    With ``executor=`` (any ``concurrent.futures.Executor``, or a
+    dask.distributed ``Client``) each ``go`` submits a future there instead
+    of starting a goroutine; ``set_limit(n)`` bounds the futures in flight
+    (``go`` waits for one to finish).  The first exception cancels the
+    group's context and ``future.cancel()``s every submitted task that has
+    not started (tasks submitted later are skipped); ``wait()`` raises it
+    with the remote traceback as its ``__cause__``.  A cancelled parent
+    context cancels the pending futures too, and ``wait()`` still follows
+    Go: it raises only a task's exception.  Functions and arguments must be
+    picklable for a process pool or a cluster, and ``go`` raises the
+    pickling error naming the task.  Cancellation cannot stop a task that is
+    already running in another process or on a dask worker (no engine can);
+    a task function that declares a ``ctx`` parameter receives a context
+    whose ``err()`` turns non-None once the group is cancelled, so it can
+    stop early (the group's ``ctx`` passed as an argument, Go's
+    ``g.go(fetch, ctx, url)``, arrives as that same kind of context).
     """
 
-    __slots__ = ("_wg", "_sem", "_active", "_cancel", "_lock", "_err", "_tb")
+    __slots__ = ("_wg", "_sem", "_active", "_cancel", "_lock", "_err", "_tb", "_exec", "_xctx", "_xcancel")
 
-    def __init__(self) -> None:
+    def __init__(self, executor: Any = None) -> None:
         self._wg = WaitGroup()
         self._sem: Optional[Semaphore] = None   # the limit; None = unlimited
         self._active = AtomicInt()               # goroutines started and not finished
@@ -53,9 +78,15 @@ class ErrGroup:
         self._lock = threading.Lock()            # guards the first-error record
         self._err: Optional[BaseException] = None
         self._tb = None                          # the first error's own traceback
+        self._exec: Optional[Dispatcher] = None
+        self._xctx: Optional[Context] = None     # executor groups: the context of their futures
+        self._xcancel: Optional[Callable[..., None]] = None
+        if executor is not None:
+            self._exec = Dispatcher(executor)
+            self._xctx, self._xcancel = with_cancel_cause(background())
 
     @classmethod
-    def with_context(cls, parent: Context) -> Tuple["ErrGroup", Context]:
+    def with_context(cls, parent: Context, executor: Any = None) -> Tuple["ErrGroup", Context]:
         """A new group and a context derived from `parent` that is cancelled
         the first time a goroutine of the group raises (that exception is then
         ``gocore.cause(ctx)``) or when ``wait()`` returns, whichever is first.
@@ -67,6 +98,13 @@ class ErrGroup:
         ctx, cancel = with_cancel_cause(parent)
         g = cls()
         g._cancel = cancel
+        if executor is not None:
+            # The futures' own child of `parent`: the first error or the
+            # parent's end stops them, but wait() cancelling `ctx` (Go) does
+            # not, so a group reused after a clean wait() still runs tasks.
+            g._exec = Dispatcher(executor)
+            g._exec.visible = ctx
+            g._xctx, g._xcancel = with_cancel_cause(parent)
         return g, ctx
 
     def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
@@ -104,6 +142,8 @@ class ErrGroup:
             self._tb = exc.__traceback__
         if self._cancel is not None:
             self._cancel(exc)
+        if self._xcancel is not None and self._xcancel is not self._cancel:
+            self._xcancel(exc)
 
     def _start(self, sem, fn, args, kwargs) -> None:
         self._active.add(1)
@@ -114,32 +154,68 @@ class ErrGroup:
             else:
                 _go(self._run, sem, fn, args, kwargs)
         except BaseException:
+            self._finish(sem)
+            raise
+
+    def _submit(self, sem: Optional[Semaphore], task: Any) -> None:
+        """The executor twin of ``_start``: the slot and the WaitGroup count
+        are given back by the future's completion (or at once if the task is
+        skipped or could not be submitted)."""
+        self._active.add(1)
+        self._wg.add(1)
+        record = self._record
+
+        def release() -> None:
             self._active.add(-1)
             if sem is not None:
                 sem.release()
             self._wg.done()
+
+        def finished(exc: Optional[BaseException], result: Any, cancelled: bool) -> None:
+            try:
+                if exc is not None:
+                    record(exc)
+            finally:
+                release()
+
+        try:
+            started = self._exec.launch(task, finished)
+        except BaseException:
+            release()
             raise
+        if not started:
+            release()
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine of the group, first
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
             raise _not_callable("ErrGroup.go", fn)
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
-        self._start(sem, fn, args, kwargs)
+        self._launch(sem, fn, args, kwargs, task)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
         if not callable(fn):
             raise _not_callable("ErrGroup.try_go", fn)
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
-        self._start(sem, fn, args, kwargs)
+        self._launch(sem, fn, args, kwargs, task)
         return True
+
+    def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict,
+                task: Any) -> None:
+        """Start what holds a slot: a prepared executor task, else a goroutine."""
+        if task is not None:
+            self._submit(sem, task)
+        else:
+            self._start(sem, fn, args, kwargs)
 
     async def ago(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """``go`` for a task: waits for a free slot without blocking the loop
@@ -155,10 +231,11 @@ class ErrGroup:
         """
         if not callable(fn):
             raise _not_callable("ErrGroup.ago", fn)
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             await acquire_slot(sem)
-        self._start(sem, fn, args, kwargs)
+        self._launch(sem, fn, args, kwargs, task)
 
     def set_limit(self, n: int) -> None:
         """Allow at most `n` active goroutines (n < 0: no limit).  Raises

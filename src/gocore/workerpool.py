@@ -8,7 +8,9 @@ started by the time it ends are skipped.
 
 Tasks may be coroutine functions (a task on the caller's running loop, else
 ``asyncio.run`` on a worker); a task waits with ``await p`` / ``async with``
-and submits at the limit with ``await p.ago(...)``.
+and submits at the limit with ``await p.ago(...)``.  With an executor,
+tasks run there instead (see ``_executor``): the slots then bound the
+futures in flight.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from asyncio import CancelledError
 from typing import Any, Callable, Generator, Iterable, List, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._executor import ChunkedMap, Dispatcher
 from gocore.aio import acquire_slot, wait_group
-from gocore.context import Context, cause, with_cancel_cause
+from gocore.context import Context, background, cause, with_cancel_cause
 from gocore.goroutine import go as _go, spawn_coro
 
 __all__ = ["WorkerPool"]
@@ -44,9 +47,26 @@ class WorkerPool:
         async with gocore.WorkerPool(8) as p:    # in a task: awaits on exit
             for url in urls:
                 await p.ago(fetch_async, url)    # waits for a slot, the loop runs on
+
+        with ProcessPoolExecutor(2) as ex:    # more cores: the same pool on processes
+            digests = gocore.WorkerPool(2, executor=ex).map(sha256_hex, blocks)
+
+    With ``executor=`` (any ``concurrent.futures.Executor``, or a
+    dask.distributed ``Client``) tasks run there: at most `max_workers`
+    futures are in flight (gocore holds back the rest), ``map`` keeps input
+    order (it sends the items in chunks, large ones first), and the first
+    exception cancels the pool's context and ``future.cancel()``s every
+    submitted task that has not started.  ``wait()`` raises it with the
+    remote traceback as its ``__cause__``.  Functions and arguments must be
+    picklable for a process pool or a cluster; the error is raised by ``go``.
+    What cancellation cannot do: stop a task that is already running in
+    another process or on a dask worker (no engine can).  A task function
+    that declares a ``ctx`` parameter receives a context whose ``err()``
+    turns non-None once the pool is cancelled, so it can stop early (so
+    does a task passed ``p.ctx`` as an argument).
     """
 
-    def __init__(self, max_workers: int, ctx: Optional[Context] = None) -> None:
+    def __init__(self, max_workers: int, ctx: Optional[Context] = None, executor: Any = None) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool):
             raise TypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
         if max_workers < 1:
@@ -62,6 +82,13 @@ class WorkerPool:
         self._cancel = None
         if ctx is not None:
             self._ctx, self._cancel = with_cancel_cause(ctx)
+        self._exec: Optional[Dispatcher] = None
+        if executor is not None:
+            self._exec = Dispatcher(executor)
+            self._exec.visible = self._ctx
+            self._xctx, self._xcancel = self._ctx, self._cancel
+            if ctx is None:     # the round's own context: the first failure cancels it
+                self._xctx, self._xcancel = with_cancel_cause(background())
 
     @property
     def max_workers(self) -> int:
@@ -102,12 +129,11 @@ class WorkerPool:
         except BaseException as exc:
             self._record(exc, cancel)
         finally:
-            self._abandon()
+            self._give_back()
 
     def _abandon(self, *call: Any) -> None:
-        """Give back a task's slot and count (also for a task cancelled before it ran)."""
-        self._sem.release()
-        self._wg.done()
+        """A task cancelled before it ran gives back its slot and count."""
+        self._give_back()
 
     def _launch(self, ctx, cancel, fn, args, kwargs) -> None:
         """Start a task that holds a slot: the slot and the count are given
@@ -119,8 +145,7 @@ class WorkerPool:
             else:
                 _go(self._run, ctx, cancel, fn, args, kwargs)
         except BaseException:
-            self._sem.release()
-            self._wg.done()
+            self._give_back()
             raise
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -129,16 +154,12 @@ class WorkerPool:
         a task submitted after the pool's context ended is skipped."""
         if not callable(fn):
             raise _not_callable("WorkerPool.go", fn)
+        if self._exec is not None:
+            self._submit(fn, args, kwargs)
+            return
         ctx, cancel = self._ctx, self._cancel
-        if ctx is None:
-            self._sem.acquire()
-        else:
-            try:
-                self._sem.acquire(1, ctx)
-            except BaseException:
-                if ctx.err() is not None:
-                    return      # the context ended while we waited: skipped
-                raise
+        if not self._take_slot(ctx):
+            return
         self._launch(ctx, cancel, fn, args, kwargs)
 
     async def ago(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -155,16 +176,95 @@ class WorkerPool:
         """
         if not callable(fn):
             raise _not_callable("WorkerPool.ago", fn)
+        if self._exec is not None:
+            ctx, cancel = self._xctx, self._xcancel
+            task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+            if await self._atake_slot(self._ctx):
+                self._launch_future(task, cancel)
+            return
         ctx, cancel = self._ctx, self._cancel
+        if await self._atake_slot(ctx):
+            self._launch(ctx, cancel, fn, args, kwargs)
+
+    async def _atake_slot(self, ctx: Optional[Context]) -> bool:
+        """``_take_slot`` for a task: the loop runs on while it waits."""
         try:
             await acquire_slot(self._sem, ctx)
         except CancelledError:
-            raise
+            raise       # a cancelled wait holds nothing (acquire_slot's rule)
         except BaseException:
             if ctx is not None and ctx.err() is not None:
-                return      # the context ended while we waited: skipped
+                return False
             raise
-        self._launch(ctx, cancel, fn, args, kwargs)
+        return True
+
+    def _take_slot(self, ctx: Optional[Context]) -> bool:
+        """Wait for a free slot; False when `ctx` ended first (the task is skipped)."""
+        if ctx is None:
+            self._sem.acquire()
+            return True
+        try:
+            self._sem.acquire(1, ctx)
+        except BaseException:
+            if ctx.err() is not None:
+                return False
+            raise
+        return True
+
+    # -- running tasks on an executor --
+
+    def _give_back(self) -> None:
+        """A finished (or skipped) task returns its slot and count."""
+        self._sem.release()
+        self._wg.done()
+
+    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        """One future per slot, given back when the future completes."""
+        ctx, cancel = self._xctx, self._xcancel
+        task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+        if self._take_slot(self._ctx):
+            self._launch_future(task, cancel)
+
+    def _launch_future(self, task: Any, cancel: Any) -> None:
+        """Launch a prepared executor task that holds a slot."""
+        self._wg.add(1)
+        record, give_back = self._record, self._give_back
+
+        def finished(exc: Optional[BaseException], result: Any, cancelled: bool) -> None:
+            try:
+                if exc is not None:
+                    record(exc, cancel)
+            finally:
+                give_back()
+
+        try:
+            started = self._exec.launch(task, finished)
+        except BaseException:
+            give_back()
+            raise
+        if not started:         # the round was already cancelled: skipped
+            give_back()
+
+    def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
+        cancel = self._xcancel
+        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
+                       lambda exc: self._record(exc, cancel), self._give_back)
+        for _ in range(min(self._max, len(m))):
+            if not self._take_slot(self._ctx):
+                break
+            self._wg.add(1)
+            m.start_lane()
+        self.wait()
+        return m.results
+
+    def _reset_round(self) -> None:
+        # Called under self._lock by wait(): a pool without ctx= gets a fresh
+        # round context once a failure cancelled the last one.
+        if self._ctx is not None:
+            self._xctx, self._xcancel = self._ctx, self._cancel
+            self._exec.visible = self._ctx
+        elif self._xctx.err() is not None:
+            self._xctx, self._xcancel = with_cancel_cause(background())
 
     def wait(self) -> None:
         """Wait for every task; raise the first exception one raised (or,
@@ -186,6 +286,8 @@ class WorkerPool:
                 # A fresh child for the next round (a no-op one if the parent is done).
                 self._cancel(None)
                 self._ctx, self._cancel = with_cancel_cause(self._parent)
+            if self._exec is not None:
+                self._reset_round()
         if err is not None:
             raise err.with_traceback(tb)
 
@@ -201,6 +303,8 @@ class WorkerPool:
         if not callable(fn):
             raise TypeError(f"WorkerPool.map needs a callable, not {type(fn).__name__}")
         items = list(iterable)
+        if self._exec is not None:
+            return self._map_submit(fn, items)
         n = len(items)
         results: List[Any] = [None] * n
         # Instead of one goroutine per item, up to max_workers goroutines each
