@@ -270,7 +270,9 @@ def go(fn, /, *args, **kwargs):
     threads (a goroutine).  An idle worker is reused; a new thread starts only
     when none is idle, so goroutines that block never hold up new ones.  An
     exception escaping `fn` goes to the panic handler (see
-    ``set_panic_handler``); the process keeps running.
+    ``set_panic_handler``); the process keeps running.  A coroutine function
+    runs as a task on the calling thread's running loop, else under
+    ``asyncio.run`` on a worker (go_coro.pxi).
 
     Example::
 
@@ -283,7 +285,10 @@ def go(fn, /, *args, **kwargs):
         wg.wait()
     """
     if not callable(fn):
-        raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
+        raise not_callable("go()", fn)
+    if is_coro_fn(fn):                  # go_coro.pxi: a task, or asyncio.run on a worker
+        _coro_go(None, fn, args, kwargs)
+        return
     _spawn(fn, args, kwargs)
 
 
