@@ -10,6 +10,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
 
 include "core_decls.pxi"
 include "deadline.pxi"
+include "gorecord.pxi"
 include "sema.pxi"
 include "atomic.pxi"
 include "mutex.pxi"

@@ -56,6 +56,7 @@ cdef struct SemaWaiter:
     SemaWaiter* next
     bint queued            # guarded by bucket.lock; cleared by whoever dequeues
     bint ticket            # set (under bucket.lock) by a hand-off release
+    GoRecord* rec          # the sleeping thread's record, or NULL (gorecord.pxi)
     gocore_parker parker
 
 
@@ -133,10 +134,11 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
         return False
     cdef SemaBucket* b = _sema_bucket(addr)
     cdef SemaWaiter w
-    cdef bint result
+    cdef bint result, woke
     w.addr = addr
     w.ticket = False
     w.queued = False
+    w.rec = rec_self()
     gocore_parker_init(&w.parker)
     while True:
         gocore_spin_lock(&b.lock)
@@ -147,9 +149,12 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
             result = True
             break
         _sema_enqueue(b, &w, lifo)
+        rec_parked(w.rec)
         gocore_spin_unlock(&b.lock)
 
-        if not gocore_park(&w.parker, deadline):
+        woke = gocore_park(&w.parker, deadline)
+        rec_unparked(w.rec)
+        if not woke:
             race_window()
             # Timed out.  Withdraw if still queued; otherwise a releaser has
             # dequeued us and is about to unpark: wait for that unpark so it
@@ -197,6 +202,7 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     _sema_unlink(b, w)
     if handoff and sema_try_acquire(addr):
         w.ticket = True
+    rec_unparked(w.rec)            # a wake-up is on the way: not blocked any more
     gocore_spin_unlock(&b.lock)
     race_window()
     gocore_unpark(&w.parker)       # last touch of w: it may return right away

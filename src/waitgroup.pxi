@@ -17,7 +17,7 @@ cdef extern from *:
 
 cimport cython
 
-cdef object _go_impl = None     # set by gocore.goroutine: go(fn, *args, **kwargs)
+cdef object _go_impl = None     # set by gocore.goroutine: _go_labeled(label, fn, *args)
 
 
 def _install_go(fn):
@@ -139,7 +139,7 @@ cdef class WaitGroup:
             raise RuntimeError("gocore.go is not available")
         self._add(1)
         try:
-            _go_impl(self._run, fn, args, kwargs)
+            _go_impl(fn, self._run, fn, args, kwargs)
         except BaseException:
             self._add(-1)
             raise

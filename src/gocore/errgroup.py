@@ -10,9 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Optional, Tuple
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled
 from gocore.context import Context, with_cancel_cause
-from gocore.goroutine import go as _go
 
 __all__ = ["ErrGroup"]
 
@@ -83,7 +82,7 @@ class ErrGroup:
         self._active.add(1)
         self._wg.add(1)
         try:
-            _go(self._run, sem, fn, args, kwargs)
+            _go_labeled(fn, self._run, sem, fn, args, kwargs)
         except BaseException:
             self._active.add(-1)
             if sem is not None:

@@ -2,6 +2,7 @@
 scheduler whose run queue and workers live in the core (goroutine.pxi)."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import traceback
@@ -59,4 +60,11 @@ def set_panic_handler(fn: Optional[PanicHandler]) -> Optional[PanicHandler]:
 
 
 _gocore._install_panic_dispatch(_dispatch)
-_gocore._install_go(_gocore._go_positional)
+_gocore._install_go(_gocore._go_labeled)
+# go() names its caller's line; frames of gocore's own Python files are
+# skipped so that ErrGroup.go, WorkerPool.go, ... name the user's line.
+# co_filename is the path the module was imported by: take it both as given
+# and absolute.
+_dirs = {os.path.dirname(__file__), os.path.dirname(os.path.abspath(__file__))}
+_gocore._install_frame_skip(
+    os.path.join(d, f) for d in _dirs for f in os.listdir(d) if f.endswith(".py"))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterable, List, Optional, TypeVar
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled
 from gocore.context import Context, cause, with_cancel_cause
-from gocore.goroutine import go as _go
 
 __all__ = ["WorkerPool"]
 
@@ -101,7 +100,7 @@ class WorkerPool:
                 raise
         self._wg.add(1)
         try:
-            _go(self._run, ctx, cancel, fn, args, kwargs)
+            _go_labeled(fn, self._run, ctx, cancel, fn, args, kwargs)
         except BaseException:
             self._sem.release()
             self._wg.done()

@@ -1,0 +1,56 @@
+/* gocore_frame.h: where a goroutine was created, found with one frame lookup.
+ *
+ * go() records the code object and instruction offset of its caller's frame
+ * (skipping frames of gocore's own Python files, so that wg.go(), g.go() and
+ * p.go() name the user's line); the line number is computed only when a dump
+ * asks for it, because mapping an offset to a line walks the line table.
+ */
+#ifndef GOCORE_FRAME_H
+#define GOCORE_FRAME_H
+
+#include <Python.h>
+#include <frameobject.h>
+
+/* *code_out: a new reference to the innermost frame's code whose
+ * co_filename is not in the frozenset `skip`, or NULL if every frame is
+ * skipped (or there is none); *lasti_out: that frame's offset in bytes. */
+static int gocore_caller(PyObject *skip, PyObject **code_out, int *lasti_out) {
+    PyFrameObject *f = PyEval_GetFrame();        /* borrowed */
+    *code_out = NULL;
+    *lasti_out = -1;
+    Py_XINCREF(f);
+    while (f != NULL) {
+        PyCodeObject *co = PyFrame_GetCode(f);   /* new reference */
+        int skipped = 0;
+        if (skip != Py_None) {
+            skipped = PySet_Contains(skip, co->co_filename);
+            if (skipped < 0) {
+                PyErr_Clear();
+                skipped = 0;
+            }
+        }
+        if (!skipped) {
+            *code_out = (PyObject *)co;
+#if PY_VERSION_HEX >= 0x030B0000
+            *lasti_out = PyFrame_GetLasti(f);
+#else
+            *lasti_out = f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+#endif
+            Py_DECREF(f);
+            return 0;
+        }
+        Py_DECREF(co);
+        PyFrameObject *back = PyFrame_GetBack(f);    /* new reference */
+        Py_DECREF(f);
+        f = back;
+    }
+    return 0;
+}
+
+static int gocore_code_line(PyObject *code, int lasti) {
+    if (lasti < 0)
+        return ((PyCodeObject *)code)->co_firstlineno;
+    return PyCode_Addr2Line((PyCodeObject *)code, lasti);
+}
+
+#endif /* GOCORE_FRAME_H */
