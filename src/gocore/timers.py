@@ -37,6 +37,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Callable, Optional, Union
 
+from gocore import _gocore
 from gocore._gocore import Chan, Cond, Mutex
 
 __all__ = ["after", "Timer", "after_func", "Ticker"]
@@ -125,6 +126,9 @@ class _TimerQueue:
         t.start()
 
     def _run(self) -> None:
+        # A record makes this a thread gocore knows: the deadlock detector
+        # counts it as blocked only while it waits with no timer pending.
+        _gocore._register_system_thread()
         mu, cond, heap = self._mu, self._cond, self._heap
         while True:
             due = []

@@ -1,0 +1,52 @@
+# ---- waits of the main thread: signal slices and the deadlock check ----
+#
+# Only the main thread runs Python signal handlers, and only between
+# bytecodes: a main thread asleep in the core would run them (Ctrl-C's
+# KeyboardInterrupt) only when its wait ends.  So the main thread sleeps in
+# slices of MAIN_SLICE_NS; at the end of each it runs the handlers and, for a
+# wait with no deadline while deadlock detection is on, asks the detector
+# whether every other thread is blocked for good.
+#
+# A slice that ends withdraws the waiter through the primitive's own timeout
+# path (which is built so that a timed-out waiter holds nothing) or, where
+# the primitive queues its own record outside the sema table (Cond,
+# Semaphore), only stops sleeping on the record's private word, so the
+# waiter keeps its place.  Either way, a handler that raises leaves the
+# caller holding nothing: see each primitive's main-thread path.
+
+from cpython.exc cimport PyErr_CheckSignals
+
+DEF MAIN_SLICE_NS = 50000000
+
+# Set by gocore.deadlock when detection is switched on: probe() returns the
+# dump (a str) if every other thread is blocked for good, else None.
+cdef object _deadlock_probe = None
+cdef object _deadlock_error = RuntimeError
+
+
+def _install_deadlock_probe(probe, error_type):
+    """Called by gocore.deadlock: `probe` (or None to switch the check off)
+    and the exception type raised for a deadlock."""
+    global _deadlock_probe, _deadlock_error
+    _deadlock_error = error_type
+    _deadlock_probe = probe
+
+
+cdef inline int64_t main_slice_until(int64_t deadline) noexcept nogil:
+    cdef int64_t until = gocore_nanotime() + MAIN_SLICE_NS
+    return deadline if deadline < until else until
+
+
+cdef object main_slice_end(int64_t deadline):
+    """Between two slices: run the signal handlers (their exception
+    propagates), then, for a wait without deadline, the deadlock probe.
+    Returns the deadlock report (a str) or None."""
+    PyErr_CheckSignals()
+    probe = _deadlock_probe
+    if deadline != GOCORE_NO_DEADLINE or probe is None:
+        return None
+    return probe()
+
+
+cdef int raise_deadlock(object report) except -1:
+    raise _deadlock_error(report)
