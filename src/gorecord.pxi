@@ -146,8 +146,10 @@ cdef inline void rec_unparked(GoRecord* r) noexcept nogil:
         gocore_cas(&r.gen, g, g + 1)
 
 
-cdef void rec_register(GoRecord* r, int kind) noexcept nogil:
-    """Link the calling thread's record into the registry and make it current."""
+cdef void rec_register(GoRecord* r, int kind, unsigned long ident) noexcept nogil:
+    """Initialise r and link it into the registry.  A worker's record is
+    registered by the thread that starts the worker (ident 0 until the worker
+    adopts it), so its first goroutine is never missing from a dump."""
     global _reg_head
     r.gid = 0
     r.label = r.code = NULL
@@ -157,7 +159,7 @@ cdef void rec_register(GoRecord* r, int kind) noexcept nogil:
     r.gen = 0
     r.lock = 0
     r.kind = kind
-    r.ident = gocore_thread_ident()
+    r.ident = ident
     gocore_spin_lock(&_reg_lock)
     r.prev = NULL
     r.next = _reg_head
@@ -167,12 +169,18 @@ cdef void rec_register(GoRecord* r, int kind) noexcept nogil:
     if kind == REC_WORKER:
         gocore_add(&_reg_workers, 1)
     gocore_spin_unlock(&_reg_lock)
+
+
+cdef inline void rec_adopt(GoRecord* r) noexcept nogil:
+    """The calling thread takes r as its own record."""
+    r.ident = gocore_thread_ident()
     gocore_set_rec(r)
 
 
 cdef void rec_unregister(GoRecord* r) noexcept nogil:
     global _reg_head
-    gocore_set_rec(NULL)
+    if gocore_get_rec() == r:
+        gocore_set_rec(NULL)
     gocore_spin_lock(&_reg_lock)
     if r.prev != NULL:
         r.prev.next = r.next
@@ -249,8 +257,20 @@ def _register_system_thread():
     cdef GoRecord* r = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
     if r == NULL:
         raise MemoryError()
-    rec_register(r, REC_SYSTEM)
+    rec_register(r, REC_SYSTEM, 0)
+    rec_adopt(r)
 
 
 def _wait_name(int64_t code):
     return _WAIT_NAMES.get(code & WAIT_KIND_MASK, "waiting")
+
+
+def _nanotime():
+    """The core's clock (what `waiting_since` is read on), in ns."""
+    return gocore_nanotime()
+
+
+def _last_goroutine_id():
+    """The id of the most recently started goroutine (0: none yet); every
+    goroutine started later has a larger one."""
+    return gocore_load(&_next_gid)

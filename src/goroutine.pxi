@@ -125,7 +125,7 @@ cdef RunNode* _rq_node(object fn, tuple args, object kwargs, object label,
 
 cdef void _rq_free(RunNode* n) noexcept:
     """Drop a node that was never queued (needs the GIL)."""
-    Py_DECREF(<object>n.label)
+    Py_XDECREF(n.label)
     Py_XDECREF(n.code)
     Py_DECREF(<object>n.fn)
     Py_DECREF(<object>n.args)
@@ -313,32 +313,28 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             v = gocore_load(&_navail)
 
 
-def _worker_main(fn, args, kwargs, int64_t gid, label, code, int lasti):
+def _worker_main(fn, args, kwargs, size_t rec_addr):
     """Body of a worker thread: run the goroutine it was started for, then
-    serve the run queue until idle for the idle timeout."""
+    serve the run queue until idle for the idle timeout.  `rec_addr`: the
+    record the spawner registered for this thread (it owns it from now on)."""
     cdef GoWorker w
-    cdef GoRecord rec            # this thread's record, for its whole life
+    cdef GoRecord* rec = <GoRecord*>rec_addr
     cdef RunNode* n
     w.sema = 0
     w.prev = w.next = NULL
     w.on_stack = False
-    rec_register(&rec, REC_WORKER)
-    Py_INCREF(label)
-    cdef PyObject* pcode = NULL
-    if code is not None:
-        Py_INCREF(code)
-        pcode = <PyObject*>code
-    rec_start(&rec, gid, <PyObject*>label, pcode, lasti)
-    label = code = None
-    _run_call(&rec, fn, args, kwargs)
+    rec_adopt(rec)
+    gocore_store(&rec.wait, WAIT_RUNNING)
+    _run_call(rec, fn, args, kwargs)
     fn = args = kwargs = None            # drop references before idling
     while True:
         gocore_add(&_navail, 1)
         n = _find_work(&w)
         if n == NULL:
             break
-        _run_node(&rec, n)
-    rec_unregister(&rec)
+        _run_node(rec, n)
+    rec_unregister(rec)
+    PyMem_RawFree(rec)
     gocore_add(&_nworkers, -1)
 
 
@@ -376,15 +372,26 @@ cdef int _spawn(object fn, tuple args, object kwargs, object label) except -1:
                 gocore_os_yield()
         else:
             break
-    start = (fn, args, kwargs, n.gid, <object>n.label,
-             <object>n.code if n.code != NULL else None, n.lasti)
-    _rq_free(n)
     # Every worker is busy (or reserved): a new thread, so that this goroutine
-    # never waits for one that may be blocked.
+    # never waits for one that may be blocked.  Its record is registered now
+    # and shows the goroutine as runnable until the thread adopts it.
+    cdef GoRecord* rec = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
+    if rec == NULL:
+        _rq_free(n)
+        gocore_add(&_ngoroutines, -1)
+        raise MemoryError()
     gocore_add(&_nworkers, 1)
+    rec_register(rec, REC_WORKER, 0)
+    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
+    n.label = n.code = NULL
+    rec.wait = WAIT_RUNNABLE
+    _rq_free(n)
     try:
-        _thread.start_new_thread(_worker_main, start)
+        _thread.start_new_thread(_worker_main, (fn, args, kwargs, <size_t>rec))
     except BaseException:
+        rec_unregister(rec)
+        rec_finish(rec)
+        PyMem_RawFree(rec)
         gocore_add(&_nworkers, -1)
         gocore_add(&_ngoroutines, -1)
         raise

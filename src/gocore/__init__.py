@@ -48,6 +48,8 @@ from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
+from gocore.dump import GoroutineInfo, dump_goroutines, dump_on_signal, goroutines
+from gocore import testing
 
 __version__ = "0.1.0"
 
@@ -60,6 +62,11 @@ __all__ = [
     "go",
     "set_panic_handler",
     "num_goroutine",
+    # seeing goroutines
+    "GoroutineInfo",
+    "goroutines",
+    "dump_goroutines",
+    "dump_on_signal",
     # context
     "Context",
     "background",
