@@ -126,7 +126,7 @@ cdef class Cond:
             if ok or until == deadline:
                 return ok
             try:
-                report = main_slice_end(deadline)
+                report = main_slice_end(deadline, WAIT_COND)
             except BaseException:
                 self._abandon(w)
                 self._relock()

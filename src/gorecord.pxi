@@ -274,3 +274,86 @@ def _last_goroutine_id():
     """The id of the most recently started goroutine (0: none yet); every
     goroutine started later has a larger one."""
     return gocore_load(&_next_gid)
+
+
+def _blocked_snapshot():
+    """For the deadlock detector (and the test clock): None unless every
+    gocore thread other than the main thread is parked with no wake-up on
+    the way, in a wait without deadline or idle, and no goroutine is queued
+    or starting; then a tuple of (thread ident, gen) per record.  Two equal
+    snapshots mean each of those threads stayed parked, untouched, from its
+    reading in the first to its reading in the second (gen only grows), so at
+    any instant between the two every one of them was parked at once."""
+    cdef GoRecord* r
+    cdef int64_t g, w
+    cdef bint ok = True
+    if gocore_load(&_rq_len) != 0 or gocore_load(&_nworkers) != gocore_load(&_reg_workers):
+        return None
+    gocore_spin_lock(&_reg_lock)
+    r = _reg_head
+    while r != NULL:
+        g = gocore_load(&r.gen)
+        w = gocore_load(&r.wait)
+        if r.ident == 0 or not (g & 1) or w == WAIT_RUNNING:
+            ok = False               # running, woken, starting, or a wait we cannot judge
+            break
+        if (w & WAIT_TIMED) and (w & WAIT_KIND_MASK) != WAIT_IDLE:
+            ok = False               # its deadline will wake it (a retiring idle worker wakes nobody)
+            break
+        r = r.next
+    gocore_spin_unlock(&_reg_lock)
+    if not ok:
+        return None
+    # Read the values in a second walk (no Python allocation under the spin
+    # lock); whatever changed in between differs in the detector's second
+    # snapshot, which then stays silent.
+    return _snapshot_values()
+
+
+cdef object _snapshot_values():
+    """(ident, gen) of every record; a record added or removed since the
+    check shows up as a difference between the detector's two snapshots."""
+    cdef GoRecord* r
+    cdef Py_ssize_t n = 0, i = 0
+    cdef int64_t* vals
+    gocore_spin_lock(&_reg_lock)
+    r = _reg_head
+    while r != NULL:
+        n += 1
+        r = r.next
+    vals = <int64_t*>PyMem_RawMalloc(sizeof(int64_t) * 2 * (n + 1))
+    if vals != NULL:
+        r = _reg_head
+        while r != NULL:
+            vals[2 * i] = <int64_t>r.ident
+            vals[2 * i + 1] = gocore_load(&r.gen)
+            i += 1
+            r = r.next
+    gocore_spin_unlock(&_reg_lock)
+    if vals == NULL:
+        raise MemoryError()
+    try:
+        return tuple(sorted((<unsigned long>vals[2 * k], vals[2 * k + 1]) for k in range(n)))
+    finally:
+        PyMem_RawFree(vals)
+
+
+def _all_goroutines_blocked():
+    """True when every goroutine (and idle worker) is parked in gocore with no
+    wake-up on the way, none queued or starting; timed waits count as blocked
+    here (a test clock decides when they end).  Cheap: one walk of the
+    registry.  See also _goroutine_count()."""
+    cdef GoRecord* r
+    cdef bint ok = True
+    if gocore_load(&_rq_len) != 0 or gocore_load(&_nworkers) != gocore_load(&_reg_workers):
+        return False
+    gocore_spin_lock(&_reg_lock)
+    r = _reg_head
+    while r != NULL:
+        if r.kind == REC_WORKER and (r.ident == 0 or not (gocore_load(&r.gen) & 1)
+                                     or gocore_load(&r.wait) == WAIT_RUNNING):
+            ok = False
+            break
+        r = r.next
+    gocore_spin_unlock(&_reg_lock)
+    return ok

@@ -18,17 +18,17 @@ from cpython.exc cimport PyErr_CheckSignals
 
 DEF MAIN_SLICE_NS = 50000000
 
-# Set by gocore.deadlock when detection is switched on: probe() returns the
-# dump (a str) if every other thread is blocked for good, else None.
+# Set by gocore.deadlock when detection is switched on: probe(state) returns
+# the report (a str) if every other thread is blocked for good, else None.
 cdef object _deadlock_probe = None
 cdef object _deadlock_error = RuntimeError
 
 
-def _install_deadlock_probe(probe, error_type):
-    """Called by gocore.deadlock: `probe` (or None to switch the check off)
-    and the exception type raised for a deadlock."""
+def _install_deadlock_probe(probe, error_type=None):
+    """Called by gocore.deadlock: `probe` (or None to switch the check off)."""
     global _deadlock_probe, _deadlock_error
-    _deadlock_error = error_type
+    if error_type is not None:
+        _deadlock_error = error_type
     _deadlock_probe = probe
 
 
@@ -37,15 +37,15 @@ cdef inline int64_t main_slice_until(int64_t deadline) noexcept nogil:
     return deadline if deadline < until else until
 
 
-cdef object main_slice_end(int64_t deadline):
-    """Between two slices: run the signal handlers (their exception
-    propagates), then, for a wait without deadline, the deadlock probe.
-    Returns the deadlock report (a str) or None."""
+cdef object main_slice_end(int64_t deadline, int64_t what):
+    """Between two slices of a wait on `what`: run the signal handlers (their
+    exception propagates), then, for a wait without deadline, the deadlock
+    probe.  Returns the deadlock report (a str) or None."""
     PyErr_CheckSignals()
     probe = _deadlock_probe
     if deadline != GOCORE_NO_DEADLINE or probe is None:
         return None
-    return probe()
+    return probe(_WAIT_NAMES.get(what & WAIT_KIND_MASK, "waiting"))
 
 
 cdef int raise_deadlock(object report) except -1:

@@ -175,7 +175,7 @@ cdef int mutex_lock_wait(int64_t* state, int64_t* sema, int64_t deadline,
             rec_wait_end()
         if got or until == deadline:
             return got
-        report = main_slice_end(deadline)
+        report = main_slice_end(deadline, what)
         # Everyone else is blocked for good (see deadlock.py), so the state
         # word can no longer change: one last try decides.
         if report is not None and not mutex_try_lock(state):

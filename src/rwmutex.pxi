@@ -36,7 +36,7 @@ cdef bint _rw_wait(int64_t* sema, int64_t what) except -1:
         if got:
             return True
         try:
-            report = main_slice_end(GOCORE_NO_DEADLINE)
+            report = main_slice_end(GOCORE_NO_DEADLINE, what)
         except BaseException as exc:
             _rw_pending = exc
             return False

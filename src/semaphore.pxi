@@ -169,7 +169,7 @@ cdef class Semaphore:
             if got or until == deadline:
                 return got
             try:
-                report = main_slice_end(deadline)
+                report = main_slice_end(deadline, WAIT_SEMAPHORE)
             except BaseException:
                 self._give_up(w)
                 raise

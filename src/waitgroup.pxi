@@ -72,7 +72,7 @@ cdef int _wg_wait(int64_t* state, int64_t* sema, int64_t deadline) except -1:
             rec_wait_end()
         if ok or until == deadline:
             return ok
-        report = main_slice_end(deadline)
+        report = main_slice_end(deadline, WAIT_WAITGROUP)
         # Nobody else can run any more (deadlock.py): the counter is final.
         if report is not None:
             if (gocore_load(state) >> 32) == 0:

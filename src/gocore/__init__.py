@@ -49,6 +49,7 @@ from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
 from gocore.dump import GoroutineInfo, dump_goroutines, dump_on_signal, goroutines
+from gocore.deadlock import set_deadlock_detection
 from gocore import testing
 
 __version__ = "0.1.0"
@@ -67,6 +68,7 @@ __all__ = [
     "goroutines",
     "dump_goroutines",
     "dump_on_signal",
+    "set_deadlock_detection",
     # context
     "Context",
     "background",
