@@ -357,3 +357,11 @@ def _all_goroutines_blocked():
         r = r.next
     gocore_spin_unlock(&_reg_lock)
     return ok
+
+
+def _main_wait_state():
+    """For tests: what the main thread is parked on (None unless parked in
+    gocore with no wake-up on the way)."""
+    if not (gocore_load(&_main_rec.gen) & 1):
+        return None
+    return _WAIT_NAMES.get(gocore_load(&_main_rec.wait) & WAIT_KIND_MASK, "waiting")
