@@ -28,7 +28,7 @@ from gocore._gocore import (
     nilchan,
     select,
 )
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded, DeadlockError
 from gocore.goroutine import go, num_goroutine, set_panic_handler
 from gocore.context import (
     Context,
@@ -59,6 +59,7 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    "DeadlockError",
     # goroutines
     "go",
     "set_panic_handler",

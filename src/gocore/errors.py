@@ -26,3 +26,7 @@ class DeadlineExceeded(TimeoutError):
 
     def __init__(self, msg: str = "context deadline exceeded") -> None:
         super().__init__(msg)
+
+
+class DeadlockError(RuntimeError):
+    """The main thread's blocking call can never return (deadlock detection)."""
