@@ -1,0 +1,3 @@
+from collections.abc import Iterable
+
+def verify_none(timeout: float = 1.0, ignore: Iterable[str] = ()) -> None: ...
