@@ -98,6 +98,7 @@ cdef struct GoRecord:
     int64_t lock
     unsigned long ident
     int kind
+    int64_t fork_gen        # _reg_fork_gen when linked (a record from before a fork is not linked)
     GoRecord* prev          # registry links, guarded by _reg_lock
     GoRecord* next
 
@@ -105,6 +106,7 @@ cdef struct GoRecord:
 cdef int64_t _reg_lock = 0
 cdef GoRecord* _reg_head = NULL     # guarded by _reg_lock
 cdef int64_t _reg_workers = 0       # worker records registered (for the detector)
+cdef int64_t _reg_fork_gen = 0      # bumped in a forked child, which forgets every record
 cdef GoRecord _main_rec
 _main_rec.kind = REC_MAIN
 
@@ -161,6 +163,7 @@ cdef void rec_register(GoRecord* r, int kind, unsigned long ident) noexcept nogi
     r.kind = kind
     r.ident = ident
     gocore_spin_lock(&_reg_lock)
+    r.fork_gen = _reg_fork_gen
     r.prev = NULL
     r.next = _reg_head
     if _reg_head != NULL:
@@ -182,6 +185,11 @@ cdef void rec_unregister(GoRecord* r) noexcept nogil:
     if gocore_get_rec() == r:
         gocore_set_rec(NULL)
     gocore_spin_lock(&_reg_lock)
+    if r.fork_gen != _reg_fork_gen:
+        # Registered before a fork, by the thread that forked (a goroutine
+        # calling os.fork): the child's registry never had it.
+        gocore_spin_unlock(&_reg_lock)
+        return
     if r.prev != NULL:
         r.prev.next = r.next
     else:
@@ -236,9 +244,10 @@ cdef inline void rec_attach_main() noexcept nogil:
 def _rec_after_fork_in_child():
     # Called by the scheduler's after-fork hook.  Only the forking thread survives, and it is the child's main thread.
     # Every other record lived on a thread that is gone: forget them all.
-    global _reg_head, _rec_main_ident
+    global _reg_head, _rec_main_ident, _reg_fork_gen
     gocore_store(&_reg_lock, 0)
     _reg_head = NULL
+    _reg_fork_gen += 1
     gocore_store(&_reg_workers, 0)
     _rec_main_ident = gocore_thread_ident()
     _main_rec.gen = 0
