@@ -120,6 +120,7 @@ cdef struct ChanWaiter
 cdef struct ChanSleeper:
     int64_t state           # 0 waiting; 1 claimed (by a waker or by the sleeper's timeout)
     ChanWaiter* fired       # the record that completed; written by the claimer before unpark
+    GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi)
     gocore_parker parker
 
 cdef struct ChanWaiter:
@@ -300,6 +301,7 @@ cdef inline ChanWaiter* _claim_first(WaitQueue* q) noexcept nogil:
         w = q.head
         _queue_unlink(q, w)
         if gocore_cas(&w.sleeper.state, 0, 1):
+            rec_unparked(w.sleeper.rec)      # a wake-up is on the way
             return w
     return NULL
 
@@ -484,10 +486,23 @@ cdef inline void chan_waiter_init(ChanWaiter* w, ChanSleeper* sl, bint is_send,
     w.queued = False
 
 
-cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
+cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadline) noexcept nogil:
+    # `what`: how a dump names this wait; recorded before any of the
+    # sleeper's records is queued, so it is in place before the sleeper
+    # counts as parked (rec_parked, under the channel lock, once queued).
     sl.state = 0
     sl.fired = NULL
+    if rec_on_main_thread():
+        rec_attach_main()
+    sl.rec = rec_self()
+    rec_wait_begin(what, deadline)
     gocore_parker_init(&sl.parker)
+
+
+cdef inline void chan_sleeper_done(ChanSleeper* sl) noexcept nogil:
+    rec_unparked(sl.rec)
+    rec_wait_end()
+    gocore_parker_destroy(&sl.parker)
 
 
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
@@ -533,7 +548,7 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
                 gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
             return PARK_WOKE
         try:
-            PyErr_CheckSignals()
+            report = main_slice_end(deadline, gocore_load(&_main_rec.wait))
         except BaseException:
             if gocore_cas(&sl.state, 0, 1):
                 chan_withdraw(recs, n)
@@ -541,6 +556,15 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
                 with nogil:
                     gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
             raise
+        if report is not None:
+            # Every other thread is blocked for good (deadlock.py).  Still
+            # unclaimed means nothing will ever complete us: withdraw, raise.
+            if gocore_cas(&sl.state, 0, 1):
+                chan_withdraw(recs, n)
+                raise_deadlock(report)
+            with nogil:
+                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+            return PARK_WOKE
 
 
 cdef inline bint _may_block(int64_t deadline) noexcept nogil:
@@ -550,11 +574,12 @@ cdef inline bint _may_block(int64_t deadline) noexcept nogil:
 cdef int chan_block_forever(int64_t deadline, str what) except -1:
     """nilchan: nothing ever completes; wait for the deadline, then raise."""
     cdef ChanSleeper sl
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_CHAN_SEND_NIL if what == "send" else WAIT_CHAN_RECV_NIL, deadline)
+    rec_parked(sl.rec)               # nothing can ever complete it
     try:
         chan_park(&sl, NULL, 0, deadline)
     finally:
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
     raise TimeoutError(f"{what} on nil channel timed out")
 
 
@@ -581,7 +606,7 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
         if r == R_CLOSED:
             Py_DECREF(v)
             raise ClosedChannelError("send on closed channel")
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_CHAN_SEND, deadline)
     chan_waiter_init(&w, &sl, True, pv, 0)
     gocore_spin_lock(&c.lock)
     r = chan_send_locked(c, pv, &wake)
@@ -590,6 +615,8 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
         if c.cap > 0:
             chan_settle(c, &wake)    # the re-check after raising TAIL_SENDQ
         r = w.result if gocore_load(&sl.state) else R_QUEUED
+        if r == R_QUEUED:
+            rec_parked(sl.rec)
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
     try:
@@ -603,7 +630,7 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
                 raise
             r = w.result
     finally:
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
     if r == R_OK:
         return 0
     Py_DECREF(v)                     # not delivered: the reference is ours again
@@ -630,7 +657,7 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
             return R_OK
         if r == R_CLOSED:
             return R_CLOSED
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_CHAN_RECV, deadline)
     chan_waiter_init(&w, &sl, False, NULL, 0)
     gocore_spin_lock(&c.lock)
     r = chan_recv_locked(c, out, &wake)
@@ -639,6 +666,8 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
         if c.cap > 0:
             chan_settle(c, &wake)    # the re-check after raising HEAD_RECVQ
         r = w.result if gocore_load(&sl.state) else R_QUEUED
+        if r == R_QUEUED:
+            rec_parked(sl.rec)
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
     try:
@@ -654,7 +683,7 @@ cdef int chan_recv_raw(Chan ch, object timeout, PyObject** out) except -1:
         elif r == R_BLOCK:
             raise TimeoutError("channel receive timed out")
     finally:
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
     if r == R_OK and w.sleeper.fired == &w:
         out[0] = w.value
     return r

@@ -46,6 +46,12 @@ def deadlocks(setup, call, **kw):
 
 
 @pytest.mark.parametrize("setup, call, state", [
+    ("ch = gocore.Chan()\n", "ch.recv()", "chan receive"),
+    ("ch = gocore.Chan(1); ch.send(0)\n", "ch.send(1)", "chan send"),
+    ("a, b = gocore.Chan(), gocore.Chan()\n", "gocore.select(a.recv, (b.send, 1))", "select"),
+    ("", "gocore.nilchan.recv()", "chan receive (nil chan)"),
+    ("", "gocore.select()", "select (no cases)"),
+    ("ch = gocore.Chan()\n", "list(ch)", "chan receive"),
     ("mu = gocore.Mutex(); mu.lock()\n", "mu.lock()", "Mutex.lock"),
     ("mu = gocore.Mutex(); mu.lock()\n", "mu.acquire()", "Mutex.lock"),
     ("wg = gocore.WaitGroup(); wg.add(1)\n", "wg.wait()", "WaitGroup.wait"),
@@ -72,6 +78,22 @@ def test_fires_with_goroutines_blocked_and_carries_their_dump():
     assert "main thread [Mutex.lock]:" in out
     assert "[Mutex.lock]:\ntakes_b_then_a(...)" in out
     assert "created by <module> at <string>:" in out
+
+
+def test_fires_for_a_pipeline_whose_producer_forgot_to_close():
+    out = deadlocks("""
+        jobs, results = gocore.Chan(), gocore.Chan(4)
+        def worker():
+            for j in jobs:
+                results.send(j * 2)
+        for _ in range(3):
+            gocore.go(worker)
+        for j in range(4):
+            jobs.send(j)
+        for _ in range(4):
+            results.recv()
+    """, "results.recv()")
+    assert out.count("[chan receive]:\nworker(...)") == 3, out
 
 
 def test_env_variable_switches_it_on():
@@ -147,6 +169,36 @@ def test_silent_with_a_custom_signal_handler_installed():
         time.sleep(0.05)
         # the Timer thread is gone only once it fired; the handler alone keeps it silent
     """, EXPECT_DEADLOCK.format(call="wg.wait()"))
+    assert out.strip() == "returned"
+
+
+def test_silent_while_a_goroutine_will_send():
+    out = run("""
+        ch = gocore.Chan()
+        def later():
+            time.sleep(0.3)
+            ch.send(7)
+        gocore.go(later)
+    """, EXPECT_DEADLOCK.format(call="ch.recv()"))
+    assert out.strip() == "returned"
+
+
+def test_no_false_alarm_under_channel_ping_pong():
+    # Two goroutines hand a token back and forth over unbuffered channels
+    # (each wakes the other, then parks at once) while main waits.
+    out = run("""
+        ping, pong, result = gocore.Chan(), gocore.Chan(), gocore.Chan()
+        def a():
+            for i in range(3000):
+                ping.send(i)
+                pong.recv()
+            result.send("done")
+        def b():
+            for _ in range(3000):
+                pong.send(ping.recv())
+        gocore.go(a)
+        gocore.go(b)
+    """, EXPECT_DEADLOCK.format(call="result.recv()"))
     assert out.strip() == "returned"
 
 

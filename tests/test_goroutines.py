@@ -69,6 +69,29 @@ def test_state_select():
     _observe("select", lambda: gocore.select(a.recv, b.recv), lambda: b.send(2))
 
 
+def test_state_nil_channels_and_empty_select():
+    # Nothing can ever wake these: each goroutine waits with a timeout that
+    # the test lets run out.
+    def nil_recv():
+        with pytest.raises(TimeoutError):
+            gocore.nilchan.recv(timeout=0.5)
+
+    def nil_send():
+        with pytest.raises(TimeoutError):
+            gocore.nilchan.send(1, timeout=0.5)
+
+    def no_cases():
+        with pytest.raises(TimeoutError):
+            gocore.select(timeout=0.5)
+
+    wg = gocore.WaitGroup()
+    for fn, state in ((nil_recv, "chan receive (nil chan)"), (nil_send, "chan send (nil chan)"),
+                      (no_cases, "select (no cases)")):
+        wg.go(fn)
+        wait_until(lambda: _state_of(fn) == state)
+    assert wg.wait(timeout=30)
+
+
 def test_state_mutex_lock():
     mu = gocore.Mutex()
     mu.lock()
@@ -153,6 +176,7 @@ def _created_at_of(start):
     wait_until(lambda: _find(job) is not None)
     seen.append(_find(job).created_at)
     release.close()
+    wait_until(lambda: _find(job) is None)
     return seen[0]
 
 
