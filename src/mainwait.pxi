@@ -14,23 +14,6 @@
 # waiter keeps its place.  Either way, a handler that raises leaves the
 # caller holding nothing: see each primitive's main-thread path.
 
-from cpython.exc cimport PyErr_CheckSignals
-
-DEF MAIN_SLICE_NS = 50000000
-
-# Set by gocore.deadlock when detection is switched on: probe(state) returns
-# the report (a str) if every other thread is blocked for good, else None.
-cdef object _deadlock_probe = None
-cdef object _deadlock_error = RuntimeError
-
-
-def _install_deadlock_probe(probe, error_type=None):
-    """Called by gocore.deadlock: `probe` (or None to switch the check off)."""
-    global _deadlock_probe, _deadlock_error
-    if error_type is not None:
-        _deadlock_error = error_type
-    _deadlock_probe = probe
-
 
 cdef inline int64_t main_slice_until(int64_t deadline) noexcept nogil:
     cdef int64_t until = gocore_nanotime() + MAIN_SLICE_NS
@@ -49,4 +32,4 @@ cdef object main_slice_end(int64_t deadline, int64_t what):
 
 
 cdef int raise_deadlock(object report) except -1:
-    raise _deadlock_error(report)
+    raise DeadlockError(report)

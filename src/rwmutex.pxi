@@ -45,7 +45,7 @@ cdef bint _rw_wait(int64_t* sema, int64_t what) except -1:
             # slice and the check is still there, and none will come later.
             if sema_try_acquire(sema):
                 return True
-            _rw_pending = _deadlock_error(report)
+            _rw_pending = DeadlockError(report)
             return False
 
 
@@ -91,7 +91,7 @@ cdef class RWMutex:
                 # writer is announced and cannot take that back (the last
                 # reader out will release _writer_sem for it), so a goroutine
                 # finishes the lock on our behalf and unlocks at once.
-                _go_impl(self.lock, self._finish_lock)
+                _spawn(self._finish_lock, (), None, self.lock)
                 raise_pending()
         gocore_store(&self._writer_held, 1)
 
@@ -142,7 +142,7 @@ cdef class RWMutex:
                 # Interrupted in the main thread: we are counted as a reader
                 # and the writer's unlock will release a unit for us, so a
                 # goroutine takes our place, gets in and leaves at once.
-                _go_impl(self.rlock, self._finish_rlock)
+                _spawn(self._finish_rlock, (), None, self.rlock)
                 raise_pending()
 
     def runlock(self):
@@ -152,7 +152,7 @@ cdef class RWMutex:
     cdef inline int _runlock(self) except -1:
         cdef int64_t r
         while True:
-            r = gocore_load(&self._reader_count)
+            r = gocore_load_acquire(&self._reader_count)
             if r == 0 or r == -RW_MAX_READERS:
                 raise RuntimeError("runlock of unlocked RWMutex")
             if gocore_cas(&self._reader_count, r, r - 1):
@@ -165,7 +165,7 @@ cdef class RWMutex:
         """Take a read lock if that needs no waiting; return whether it did."""
         cdef int64_t c
         while True:
-            c = gocore_load(&self._reader_count)
+            c = gocore_load_acquire(&self._reader_count)
             if c < 0:
                 return False
             if gocore_cas(&self._reader_count, c, c + 1):
@@ -186,15 +186,13 @@ cdef class RWMutex:
 
     def _debug_state(self):
         """Every state word, for tests that check a quiescent RWMutex is all zeros."""
-        return (gocore_load(&self._w_state), gocore_load(&self._w_sema),
-                gocore_load(&self._writer_sem), gocore_load(&self._reader_sem),
-                gocore_load(&self._reader_count), gocore_load(&self._reader_wait),
-                gocore_load(&self._writer_held))
+        return (gocore_load_acquire(&self._w_state), gocore_load_acquire(&self._w_sema),
+                gocore_load_acquire(&self._writer_sem), gocore_load_acquire(&self._reader_sem),
+                gocore_load_acquire(&self._reader_count), gocore_load_acquire(&self._reader_wait),
+                gocore_load_acquire(&self._writer_held))
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)
 
 
 @cython.binding(False)

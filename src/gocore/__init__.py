@@ -28,7 +28,13 @@ from gocore._gocore import (
     nilchan,
     select,
 )
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded, DeadlockError
+from gocore.errors import (
+    BreakerOpenError,
+    Canceled,
+    ClosedChannelError,
+    DeadlineExceeded,
+    DeadlockError,
+)
 from gocore.goroutine import go, num_goroutine, set_panic_handler
 from gocore.context import (
     Context,
@@ -59,6 +65,7 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    "BreakerOpenError",
     "DeadlockError",
     # goroutines
     "go",

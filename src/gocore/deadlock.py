@@ -44,7 +44,6 @@ from typing import Optional
 
 from gocore import _gocore
 from gocore.dump import format_goroutines
-from gocore.errors import DeadlockError
 
 __all__ = ["set_deadlock_detection"]
 
@@ -106,7 +105,7 @@ def set_deadlock_detection(enabled: bool) -> bool:
         raise TypeError(f"enabled must be a bool, not {type(enabled).__name__}")
     with _lock:
         previous, _enabled = _enabled, enabled
-        _gocore._install_deadlock_probe(_probe if enabled else None, DeadlockError)
+        _gocore._install_deadlock_probe(_probe if enabled else None)
     return previous
 
 

@@ -60,7 +60,6 @@ def set_panic_handler(fn: Optional[PanicHandler]) -> Optional[PanicHandler]:
 
 
 _gocore._install_panic_dispatch(_dispatch)
-_gocore._install_go(_gocore._go_labeled)
 # go() names its caller's line; frames of gocore's own Python files are
 # skipped so that ErrGroup.go, WorkerPool.go, ... name the user's line.
 # co_filename is the path the module was imported by: take it both as given
