@@ -11,9 +11,25 @@
 #include <Python.h>
 #include <frameobject.h>
 
+/* Whether `filename` starts with one of the str prefixes in the tuple `skip`. */
+static int gocore_skipped(PyObject *skip, PyObject *filename) {
+    Py_ssize_t i, n = PyTuple_GET_SIZE(skip);
+    for (i = 0; i < n; i++) {
+        Py_ssize_t r = PyUnicode_Tailmatch(filename, PyTuple_GET_ITEM(skip, i), 0, PY_SSIZE_T_MAX, -1);
+        if (r < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (r)
+            return 1;
+    }
+    return 0;
+}
+
 /* *code_out: a new reference to the innermost frame's code whose
- * co_filename is not in the frozenset `skip`, or NULL if every frame is
- * skipped (or there is none); *lasti_out: that frame's offset in bytes. */
+ * co_filename does not start with a prefix in the tuple `skip` (None: skip
+ * nothing), or NULL if every frame is skipped (or there is none);
+ * *lasti_out: that frame's offset in bytes. */
 static int gocore_caller(PyObject *skip, PyObject **code_out, int *lasti_out) {
     PyFrameObject *f = PyEval_GetFrame();        /* borrowed */
     *code_out = NULL;
@@ -21,14 +37,7 @@ static int gocore_caller(PyObject *skip, PyObject **code_out, int *lasti_out) {
     Py_XINCREF(f);
     while (f != NULL) {
         PyCodeObject *co = PyFrame_GetCode(f);   /* new reference */
-        int skipped = 0;
-        if (skip != Py_None) {
-            skipped = PySet_Contains(skip, co->co_filename);
-            if (skipped < 0) {
-                PyErr_Clear();
-                skipped = 0;
-            }
-        }
+        int skipped = skip != Py_None && gocore_skipped(skip, co->co_filename);
         if (!skipped) {
             *code_out = (PyObject *)co;
 #if PY_VERSION_HEX >= 0x030B0000

@@ -332,11 +332,12 @@ def _go_labeled(label, fn, *args):
     _spawn(fn, args, None, label)
 
 
-def _install_frame_skip(files):
-    """Called once by gocore.goroutine: the co_filename of every file of
-    gocore's Python layer, whose frames go() skips to find its caller."""
+def _install_frame_skip(prefixes):
+    """Called once by gocore.goroutine: the directory prefixes of gocore's
+    Python layer (its co_filenames start with one), whose frames go() skips
+    to find its caller."""
     global _skip_files
-    _skip_files = frozenset(files)
+    _skip_files = tuple(str(p) for p in prefixes)
 
 
 def num_goroutine():

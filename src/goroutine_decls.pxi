@@ -82,8 +82,9 @@ cdef int64_t _ngoroutines = 0       # spawned by go() and not yet returned
 cdef int64_t _nworkers = 0          # worker threads alive (or starting)
 cdef int64_t _next_gid = 0          # the last goroutine id handed out
 
-# Code files whose frames go() skips to find its user's call site: gocore's own
-# Python layer (set once by gocore.goroutine; None until then).
+# Where the code files start whose frames go() skips to find its user's call
+# site: gocore's own Python layer (a tuple of str, set once by gocore.goroutine;
+# None until then).
 cdef object _skip_files = None
 
 # An idle worker retires after this long without work.  A few seconds keeps a

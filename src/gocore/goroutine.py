@@ -60,10 +60,10 @@ def set_panic_handler(fn: Optional[PanicHandler]) -> Optional[PanicHandler]:
 
 
 _gocore._install_panic_dispatch(_dispatch)
-# go() names its caller's line; frames of gocore's own Python files are
-# skipped so that ErrGroup.go, WorkerPool.go, ... name the user's line.
-# co_filename is the path the module was imported by: take it both as given
-# and absolute.
-_dirs = {os.path.dirname(__file__), os.path.dirname(os.path.abspath(__file__))}
+# go() names its caller's line; frames of gocore's own Python files (this
+# package and any subpackage) are skipped so that ErrGroup.go, WorkerPool.go,
+# ... name the user's line.  co_filename is the path a module was imported
+# by: take the directory both as given and absolute.
 _gocore._install_frame_skip(
-    os.path.join(d, f) for d in _dirs for f in os.listdir(d) if f.endswith(".py"))
+    {os.path.join(os.path.dirname(__file__), ""),
+     os.path.join(os.path.dirname(os.path.abspath(__file__)), "")})
