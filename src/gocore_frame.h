@@ -30,6 +30,21 @@ static int gocore_skipped(PyObject *skip, PyObject *filename) {
  * co_filename does not start with a prefix in the tuple `skip` (None: skip
  * nothing), or NULL if every frame is skipped (or there is none);
  * *lasti_out: that frame's offset in bytes. */
+/* The last code object found not to be skipped: go() is usually called from
+ * the same few places, so most lookups end with one pointer comparison.
+ * Only compared, never dereferenced; a stale value (its code freed and the
+ * address reused) at worst skips nothing for that one code object, which
+ * cannot be one of gocore's own files' code objects as long as those modules
+ * are alive.  A relaxed atomic, as any thread may update it. */
+static void *gocore_last_user_code = NULL;
+#if defined(_MSC_VER) && !defined(__clang__)
+#define GOCORE_PTR_LOAD(p) (*(void *volatile *)(p))
+#define GOCORE_PTR_STORE(p, v) (*(void *volatile *)(p) = (v))
+#else
+#define GOCORE_PTR_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GOCORE_PTR_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#endif
+
 static int gocore_caller(PyObject *skip, PyObject **code_out, int *lasti_out) {
     PyFrameObject *f = PyEval_GetFrame();        /* borrowed */
     *code_out = NULL;
@@ -37,7 +52,12 @@ static int gocore_caller(PyObject *skip, PyObject **code_out, int *lasti_out) {
     Py_XINCREF(f);
     while (f != NULL) {
         PyCodeObject *co = PyFrame_GetCode(f);   /* new reference */
-        int skipped = skip != Py_None && gocore_skipped(skip, co->co_filename);
+        int skipped = 0;
+        if ((void *)co != GOCORE_PTR_LOAD(&gocore_last_user_code)) {
+            skipped = skip != Py_None && gocore_skipped(skip, co->co_filename);
+            if (!skipped)
+                GOCORE_PTR_STORE(&gocore_last_user_code, (void *)co);
+        }
         if (!skipped) {
             *code_out = (PyObject *)co;
 #if PY_VERSION_HEX >= 0x030B0000

@@ -13,19 +13,30 @@ cdef inline void rec_wait_begin(int64_t what, int64_t deadline) noexcept nogil:
     if deadline != GOCORE_NO_DEADLINE:
         what |= WAIT_TIMED
     r.since = gocore_nanotime()
-    gocore_store(&r.wait, what)
+    gocore_store_release(&r.wait, what)     # owner-only word: no RMW, no fence
+
+
+cdef inline void rec_wait_idle() noexcept nogil:
+    """A worker waits for a goroutine to run (no timestamp: never shown)."""
+    cdef GoRecord* r = rec_self()
+    if r != NULL:
+        gocore_store_release(&r.wait, WAIT_IDLE)
 
 
 cdef inline void rec_wait_end() noexcept nogil:
     cdef GoRecord* r = rec_self()
     if r != NULL:
-        gocore_store(&r.wait, WAIT_RUNNING)
+        gocore_store_release(&r.wait, WAIT_RUNNING)
 
 
 cdef inline void rec_parked(GoRecord* r) noexcept nogil:
-    """Owner: its waiter record is now queued (call under the queue's lock)."""
+    """Owner: its waiter record is now queued (call under the queue's lock).
+    No waker can touch gen now (its previous wake-up, if any, cleared gen
+    before the unpark the owner waited for), so a plain store suffices; the
+    release orders it after the wait code, which a reader of an odd gen
+    therefore sees."""
     if r != NULL:
-        gocore_add(&r.gen, 1)
+        gocore_store_release(&r.gen, gocore_load_relaxed(&r.gen) + 1)
 
 
 cdef inline void rec_unparked(GoRecord* r) noexcept nogil:
@@ -33,7 +44,7 @@ cdef inline void rec_unparked(GoRecord* r) noexcept nogil:
     cdef int64_t g
     if r == NULL:
         return
-    g = gocore_load_acquire(&r.gen)
+    g = gocore_load_relaxed(&r.gen)
     if g & 1:
         gocore_cas(&r.gen, g, g + 1)
 
@@ -94,26 +105,26 @@ cdef void rec_unregister(GoRecord* r) noexcept nogil:
 cdef inline void rec_start(GoRecord* r, int64_t gid, PyObject* label, PyObject* code,
                            int64_t lasti) noexcept nogil:
     """A goroutine starts on this worker; takes over the references."""
-    gocore_spin_lock(&r.lock)
+    rec_lock(&r.lock)
     r.gid = gid
     r.label = label
     r.code = code
     r.lasti = lasti
-    gocore_spin_unlock(&r.lock)
+    rec_unlock(&r.lock)
 
 
 cdef inline void rec_finish(GoRecord* r) noexcept:
     cdef PyObject* label
     cdef PyObject* code
-    gocore_spin_lock(&r.lock)
+    rec_lock(&r.lock)
     label = r.label
     code = r.code
     r.gid = 0
     r.label = r.code = NULL
-    gocore_spin_unlock(&r.lock)
+    rec_unlock(&r.lock)
     Py_XDECREF(label)
     Py_XDECREF(code)
-    gocore_store(&r.wait, WAIT_RUNNING)
+    gocore_store_release(&r.wait, WAIT_RUNNING)
 
 
 cdef inline bint rec_on_main_thread() noexcept nogil:

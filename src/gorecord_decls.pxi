@@ -29,8 +29,12 @@ cdef extern from "pythread.h":
 
 cdef extern from *:
     """
+    /* initial-exec: one register-relative load instead of a call into the
+       dynamic linker per access (the park paths read this on every wait). */
     #if defined(_MSC_VER)
     #define GOCORE_REC_TLS __declspec(thread)
+    #elif defined(__GNUC__) && !defined(__APPLE__)
+    #define GOCORE_REC_TLS _Thread_local __attribute__((tls_model("initial-exec")))
     #else
     #define GOCORE_REC_TLS _Thread_local
     #endif
@@ -40,6 +44,22 @@ cdef extern from *:
     """
     void* gocore_get_rec() nogil
     void gocore_set_rec(void* r) nogil
+
+# The per-record lock guards gid/label/code/lasti between the owner and a
+# dump.  With the GIL both hold the GIL around every access (and hold no
+# other lock meanwhile), so the lock is compiled in only where there is none.
+cdef extern from *:
+    """
+    #ifdef Py_GIL_DISABLED
+    #define gocore_rec_lock(l) gocore_spin_lock(l)
+    #define gocore_rec_unlock(l) gocore_spin_unlock(l)
+    #else
+    #define gocore_rec_lock(l) ((void)(l))
+    #define gocore_rec_unlock(l) ((void)(l))
+    #endif
+    """
+    void rec_lock "gocore_rec_lock"(int64_t* l) nogil
+    void rec_unlock "gocore_rec_unlock"(int64_t* l) nogil
 
 cdef extern from "gocore_frame.h":
     int gocore_caller(object skip, PyObject** code_out, int* lasti_out) except -1

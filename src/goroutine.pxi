@@ -199,7 +199,7 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         deadline = gocore_nanotime() + gocore_load_relaxed(&_idle_timeout_ns)
         with nogil:
-            rec_wait_begin(WAIT_IDLE, deadline)
+            rec_wait_idle()
             woken = sema_acquire(&w.sema, False, deadline)
             rec_wait_end()
         if woken:
@@ -419,7 +419,7 @@ cdef Py_ssize_t _copy_running(_GoCopy** out) noexcept:
         return -1
     r = _reg_head
     while r != NULL:
-        gocore_spin_lock(&r.lock)
+        rec_lock(&r.lock)
         if r.gid != 0 and r.kind == REC_WORKER:
             a[i].gid = r.gid
             a[i].label = r.label
@@ -431,7 +431,7 @@ cdef Py_ssize_t _copy_running(_GoCopy** out) noexcept:
             a[i].since = r.since
             a[i].ident = r.ident
             i += 1
-        gocore_spin_unlock(&r.lock)
+        rec_unlock(&r.lock)
         r = r.next
     gocore_spin_unlock(&_reg_lock)
     out[0] = a
