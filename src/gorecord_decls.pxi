@@ -30,10 +30,12 @@ cdef extern from "pythread.h":
 cdef extern from *:
     """
     /* initial-exec: one register-relative load instead of a call into the
-       dynamic linker per access (the park paths read this on every wait). */
+       dynamic linker per access (the park paths read this on every wait).
+       glibc keeps spare static TLS for dlopen()ed modules; elsewhere the
+       default model is kept. */
     #if defined(_MSC_VER)
     #define GOCORE_REC_TLS __declspec(thread)
-    #elif defined(__GNUC__) && !defined(__APPLE__)
+    #elif defined(__GNUC__) && defined(__GLIBC__)
     #define GOCORE_REC_TLS _Thread_local __attribute__((tls_model("initial-exec")))
     #else
     #define GOCORE_REC_TLS _Thread_local
