@@ -57,6 +57,11 @@ from gocore.workerpool import WorkerPool
 from gocore.dump import GoroutineInfo, dump_goroutines, dump_on_signal, goroutines
 from gocore.deadlock import set_deadlock_detection
 from gocore import testing
+from gocore.singleflight import Result, SingleFlight
+from gocore.ratelimit import RateLimiter, Reservation
+from gocore.breaker import AdaptiveBreaker, CircuitBreaker, Ticket
+from gocore.mr import finish, for_each, map_reduce
+from gocore.pipeline import fan_in, fan_out, generate, pipe
 
 __version__ = "0.1.0"
 
@@ -118,4 +123,19 @@ __all__ = [
     "AtomicInt",
     "AtomicBool",
     "AtomicRef",
+    # seed patterns
+    "SingleFlight",
+    "Result",
+    "RateLimiter",
+    "Reservation",
+    "CircuitBreaker",
+    "AdaptiveBreaker",
+    "Ticket",
+    "finish",
+    "map_reduce",
+    "for_each",
+    "generate",
+    "fan_out",
+    "fan_in",
+    "pipe",
 ]
