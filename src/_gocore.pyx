@@ -21,6 +21,7 @@ subsystem's functions by file).
 
 # ---- declarations ----
 include "core_decls.pxi"
+include "gorecord_decls.pxi"
 include "sema_decls.pxi"
 include "chan_decls.pxi"
 include "goroutine_decls.pxi"
@@ -31,6 +32,8 @@ include "timeout.pxi"
 
 # ---- bodies (any order) ----
 include "sema.pxi"
+include "gorecord.pxi"
+include "mainwait.pxi"
 include "atomic.pxi"
 include "mutex.pxi"
 include "rwmutex.pxi"

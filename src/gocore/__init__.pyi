@@ -4,10 +4,14 @@
 from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable, Iterator
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
+import traceback
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, Protocol, TypeVar, final, overload
 
+from _typeshed import SupportsWrite
 from typing_extensions import ParamSpec, Self
+
+from gocore import testing as testing
 
 __version__: str
 
@@ -28,6 +32,22 @@ class DeadlockError(RuntimeError): ...
 def go(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None: ...
 def set_panic_handler(fn: Callable[[BaseException], object] | None) -> Callable[[BaseException], object]: ...
 def num_goroutine() -> int: ...
+
+# ---- seeing goroutines ----
+@final
+class GoroutineInfo:
+    id: int
+    name: str
+    created_at: str
+    state: str
+    waiting_since: float | None
+    stack: traceback.StackSummary
+    created_by: str
+
+def goroutines() -> list[GoroutineInfo]: ...
+def dump_goroutines(file: SupportsWrite[str] | None = None) -> None: ...
+def dump_on_signal(signum: int | None = ...) -> Any: ...
+def set_deadlock_detection(enabled: bool) -> bool: ...
 
 # ---- channels ----
 class _Default: ...

@@ -16,11 +16,11 @@ import threading
 from asyncio import CancelledError
 from typing import Any, Callable, Generator, Optional, Tuple
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
 from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, with_cancel_cause
-from gocore.goroutine import go as _go, spawn_coro
+from gocore.goroutine import spawn_coro
 
 __all__ = ["ErrGroup"]
 
@@ -152,7 +152,7 @@ class ErrGroup:
             if _is_coro_fn(fn):
                 spawn_coro(self._arun, (sem, fn, args, kwargs), self._abandon)
             else:
-                _go(self._run, sem, fn, args, kwargs)
+                _go_labeled(fn, self._run, sem, fn, args, kwargs)
         except BaseException:
             self._finish(sem)
             raise

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from datetime import timedelta
 from types import TracebackType
 from typing import Optional, Type, Union
@@ -15,3 +16,5 @@ class FakeClock:
     ) -> None: ...
 
 def fake_clock(auto_advance: bool = False) -> FakeClock: ...
+
+def verify_none(timeout: float = 1.0, ignore: Iterable[str] = ()) -> None: ...

@@ -18,11 +18,11 @@ import threading
 from asyncio import CancelledError
 from typing import Any, Callable, Generator, Iterable, List, Optional, TypeVar
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
 from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, cause, with_cancel_cause
-from gocore.goroutine import go as _go, spawn_coro
+from gocore.goroutine import spawn_coro
 
 __all__ = ["WorkerPool"]
 
@@ -143,7 +143,7 @@ class WorkerPool:
             if _is_coro_fn(fn):
                 spawn_coro(self._arun, (ctx, cancel, fn, args, kwargs), self._abandon)
             else:
-                _go(self._run, ctx, cancel, fn, args, kwargs)
+                _go_labeled(fn, self._run, ctx, cancel, fn, args, kwargs)
         except BaseException:
             self._give_back()
             raise
