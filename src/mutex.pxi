@@ -18,6 +18,7 @@
 # waiter count or by one unit on _sema (released for it, or about to be).
 
 cimport cython
+import threading as _mutex_threading
 
 DEF MUTEX_LOCKED = 1
 DEF MUTEX_WOKEN = 2
@@ -190,6 +191,11 @@ cdef inline bint mutex_try_lock(int64_t* state) noexcept nogil:
     return gocore_cas(state, old, old | MUTEX_LOCKED)
 
 
+# threading.TIMEOUT_MAX: the largest timeout Lock.acquire accepts.
+cdef double _LOCK_TIMEOUT_MAX = _mutex_threading.TIMEOUT_MAX
+cdef double _INF = float("inf")
+
+
 # binding(False): plain method descriptors, called without the bound-method
 # object a Cython function needs (acquire/release ~25% faster); the with-block
 # hooks keep binding(True), which is the faster one for the special-method lookup.
@@ -244,7 +250,11 @@ cdef class Mutex:
         return (gocore_load(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
     def acquire(self, bint blocking=True, double timeout=-1):
-        """``threading.Lock.acquire``: True once held, False if not in time."""
+        """``threading.Lock.acquire``: True once held, False if not in time.
+
+        As on ``threading.Lock``, a finite timeout above ``threading.TIMEOUT_MAX``
+        raises OverflowError; unlike it, ``timeout=math.inf`` waits for ever.
+        """
         if timeout == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
                 return True
@@ -257,6 +267,11 @@ cdef class Mutex:
             raise ValueError("can't specify a timeout for a non-blocking call")
         if not (timeout >= 0):
             raise ValueError("timeout value must be a non-negative number")
+        if timeout > _LOCK_TIMEOUT_MAX and timeout != _INF:
+            # threading.Lock's limit and error, so code written against it
+            # (and CPython's lock_tests) sees the same contract.  +inf is
+            # the one deliberate difference: it waits for ever, like None.
+            raise OverflowError("timeout value is too large")
         if mutex_try_lock(&self._state):
             return True
         cdef int64_t deadline = deadline_in(timeout)
@@ -279,7 +294,17 @@ cdef class Mutex:
         self._unlock()
 
     def __repr__(self):
-        return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
+        # threading.Lock's shape ("<unlocked _thread.lock object at 0x...>"),
+        # which code and CPython's lock_tests match on.
+        state = 'locked' if self.locked() else 'unlocked'
+        return f"<{state} gocore.Mutex object at {id(self):#x}>"
+
+    def _at_fork_reinit(self):
+        """threading.Lock's hook for a forked child: back to unlocked, as new.
+        The sema table was already emptied by the core's after-fork hook, so
+        no waiter record of a parent thread survives to take a wake-up."""
+        gocore_store(&self._state, 0)
+        gocore_store(&self._sema, 0)
 
     def _debug_state(self):
         """(state word, sema word): for tests that check a quiescent mutex is
