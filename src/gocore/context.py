@@ -820,6 +820,7 @@ def cause(ctx: Context) -> Optional[BaseException]:
     """
     if ctx is None:
         raise TypeError("cause() needs a context, not None")
+    _check_parent(ctx)
     node = _value(ctx, _CANCEL_KEY)
     if type(node) not in _CANCEL_TYPES:
         return ctx.err()

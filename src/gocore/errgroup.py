@@ -14,6 +14,8 @@ from gocore._gocore import AtomicInt, Semaphore, WaitGroup
 from gocore.context import Context, with_cancel_cause
 from gocore.goroutine import go as _go
 
+_INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
+
 __all__ = ["ErrGroup"]
 
 
@@ -120,6 +122,8 @@ class ErrGroup:
         if n < 0:
             self._sem = None
             return
+        if n > _INT64_MAX:
+            raise OverflowError(f"limit {n} does not fit in 64 bits (use a negative limit for none)")
         active = self._active.load()
         if active != 0:
             raise RuntimeError(f"errgroup: modify limit while {active} goroutines in the group are still active")

@@ -83,9 +83,14 @@ class Pool(Generic[T]):
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
         RuntimeError if the pool is closed."""
         if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
             if not (timeout >= 0):
                 raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
-            deadline = monotonic() + timeout
+            try:
+                deadline = monotonic() + timeout
+            except OverflowError:
+                raise OverflowError(f"timeout {timeout!r} is too large") from None
         else:
             deadline = None
         mu = self._mu
