@@ -290,16 +290,21 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             v = gocore_load(&_navail)
 
 
-def _worker_main(fn, args, kwargs):
-    """Body of a worker thread: run the goroutine it was started for, then
-    serve the run queue until idle for the idle timeout."""
+def _worker_main(Py_ssize_t first):
+    """Body of a worker thread: run the goroutine it was started for (a
+    RunNode passed by address), then serve the run queue until idle for the
+    idle timeout.
+
+    Only the node's address travels in start_new_thread's argument tuple,
+    which CPython keeps alive until this function returns: passing the call
+    itself would pin the first goroutine's function and arguments (and all
+    they reference) for the worker's whole life."""
     cdef GoWorker w
-    cdef RunNode* n
+    cdef RunNode* n = <RunNode*>first
     w.sema = 0
     w.prev = w.next = NULL
     w.on_stack = False
-    _run_call(fn, args, kwargs)
-    fn = args = kwargs = None            # drop references before idling
+    _run_node(n)
     while True:
         gocore_add(&_navail, 1)
         n = _find_work(&w)
@@ -337,13 +342,13 @@ cdef int _spawn(object fn, tuple args, object kwargs) except -1:
                 gocore_os_yield()
         else:
             break
-    _rq_free(n)
     # Every worker is busy (or reserved): a new thread, so that this goroutine
-    # never waits for one that may be blocked.
+    # never waits for one that may be blocked.  It takes over the node.
     gocore_add(&_nworkers, 1)
     try:
-        _thread.start_new_thread(_worker_main, (fn, args, kwargs))
+        _thread.start_new_thread(_worker_main, (<Py_ssize_t>n,))
     except BaseException:
+        _rq_free(n)
         gocore_add(&_nworkers, -1)
         gocore_add(&_ngoroutines, -1)
         raise

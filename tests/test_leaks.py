@@ -264,6 +264,10 @@ def test_dropped_uncancelled_children_stay_registered_until_the_parent_ends():
 
 # ---- goroutines and pools ----
 
+class _Weakrefable:
+    pass
+
+
 def _retire_idle_workers_soon(seconds):
     """Set the idle timeout and make every idle worker start a new idle wait
     (which is when the timeout is read); returns the old timeout."""
@@ -301,7 +305,7 @@ def test_first_goroutine_of_a_new_worker_is_not_pinned():
         # More goroutines that block than idle workers: new workers start,
         # each with one of these as its first goroutine.
         n = _gocore._scheduler_stats()["workers"] + 4
-        args = [object() for _ in range(n)]
+        args = [_Weakrefable() for _ in range(n)]
         refs = [weakref.ref(a) for a in args]
         for a in args:
             wg.go(lambda a, gate=gate: gate.wait(30), a)
