@@ -36,6 +36,9 @@ cdef class Cond:
     cdef object __weakref__
 
     def __init__(self, locker):
+        if self.l is not None:
+            # Waiters queued now would wake to relock a different locker.
+            raise RuntimeError("Cond.__init__ called twice")
         if isinstance(locker, Mutex):
             self._mutex = <Mutex>locker
         elif hasattr(locker, "lock") and hasattr(locker, "unlock"):
@@ -57,6 +60,8 @@ cdef class Cond:
     cdef int _unlock_l(self) except -1:
         if self._mutex is not None:
             return self._mutex._unlock()
+        if self._unlock_fn is None:
+            raise TypeError("Cond has no locker: it was made without calling Cond(locker)")
         self._unlock_fn()
         return 0
 
