@@ -30,8 +30,13 @@ from time import monotonic
 from typing import Any, Callable, Optional, Tuple
 
 from gocore import _gocore
+<<<<<<< HEAD
 from gocore._gocore import Mutex as _Lock
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+=======
+from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
+from gocore.errors import Canceled, DeadlineExceeded
+>>>>>>> main
 from gocore.goroutine import go
 
 __all__ = [
@@ -66,12 +71,6 @@ def _new_canceled() -> Canceled:
 _CANCEL_KEY = object()
 
 
-def _chan_types():
-    """Chan and nilchan from the core (imported late: the channel core may be
-    built after this module is first imported in a partial checkout)."""
-    return _gocore.Chan, _gocore.nilchan
-
-
 _closed_chan = None
 
 
@@ -81,8 +80,7 @@ def _closed():
     global _closed_chan
     ch = _closed_chan
     if ch is None:
-        Chan, _ = _chan_types()
-        ch = Chan()
+        ch = _Chan()
         ch.close()
         _closed_chan = ch
     return ch
@@ -130,7 +128,7 @@ class _NeverDone(Context):
         return None
 
     def done(self):
-        return _chan_types()[1]         # nilchan: never ready, as Go's nil channel
+        return _nilchan                 # nilchan: never ready, as Go's nil channel
 
     def err(self) -> None:
         return None
@@ -199,7 +197,7 @@ class _CancelCtx(Context):
         with self._mu:
             d = self._done
             if d is None:
-                d = self._done = _closed() if self._err is not None else _chan_types()[0]()
+                d = self._done = _closed() if self._err is not None else _Chan()
             return d
 
     def err(self) -> Optional[BaseException]:
@@ -513,7 +511,7 @@ def _owner_of(parent: Any):
             return None
         break
     done = ctx.done()
-    if done is None or done is _chan_types()[1]:
+    if done is None or done is _nilchan:
         return None
     node = ctx.value(_CANCEL_KEY)
     # A wrapper whose done() is its inner node's channel can be treated as
@@ -667,6 +665,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         finally:
             cancel()
     """
+<<<<<<< HEAD
     if seconds is None or isinstance(seconds, bool):
         raise TypeError("timeout must be a number of seconds")
     try:
@@ -675,6 +674,9 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         raise OverflowError(f"timeout {seconds!r} is too large") from None
     except TypeError:
         raise TypeError(f"timeout must be a number of seconds, not {type(seconds).__name__}") from None
+=======
+    when = monotonic() + _gocore._duration_seconds(seconds, "timeout")
+>>>>>>> main
     return _with_deadline(parent, when, None)
 
 

@@ -17,7 +17,7 @@ import contextlib
 from time import monotonic
 from typing import Any, Callable, Generic, Iterator, List, Optional, Tuple, TypeVar
 
-from gocore._gocore import Cond, Mutex
+from gocore._gocore import Cond, Mutex, _timeout_seconds
 
 __all__ = ["Pool"]
 
@@ -82,6 +82,7 @@ class Pool(Generic[T]):
         """An idle object, a new one (while under the limit), or the next one
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
         RuntimeError if the pool is closed."""
+<<<<<<< HEAD
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
@@ -93,6 +94,10 @@ class Pool(Generic[T]):
                 raise OverflowError(f"timeout {timeout!r} is too large") from None
         else:
             deadline = None
+=======
+        seconds = _timeout_seconds(timeout)
+        deadline = None if seconds is None else monotonic() + seconds
+>>>>>>> main
         mu = self._mu
         while True:
             stale = None
