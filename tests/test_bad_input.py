@@ -5,6 +5,7 @@ and leave the object working (checked by a normal call right after).
 """
 import math
 import re
+import threading
 
 import pytest
 
@@ -114,11 +115,27 @@ def test_timeout_out_of_range(name, bad):
     assert works()
 
 
-@pytest.mark.parametrize("name", list(TIMEOUT_CALLS))
-def test_timeout_too_large_for_a_float(name):
-    call, works = TIMEOUT_CALLS[name]()
-    _raises(OverflowError, "timeout", lambda: call(HUGE))
-    assert works()
+def test_timeout_beyond_a_float_means_forever():
+    # The library's one rule: +inf, or an int too large for a float, waits
+    # for ever (never an overflow into the past that fires at once).
+    ch = gocore.Chan(1)
+    ch.send(1, timeout=HUGE)
+    assert ch.recv(timeout=HUGE) == 1
+    assert gocore.WaitGroup().wait(HUGE) is True
+    assert gocore.Semaphore(1).acquire(1, timeout=HUGE) is True
+    got = []
+    t = threading.Thread(target=lambda: got.append(gocore.select(ch.recv, timeout=HUGE)), daemon=True)
+    t.start()
+    ch.send("late")
+    t.join(30)
+    assert got == [(0, "late")]
+
+
+def test_mutex_acquire_timeout_past_timeout_max_is_overflow():
+    mu = gocore.Mutex()
+    for big in (HUGE, 1e100, threading.TIMEOUT_MAX * 2):
+        _raises(OverflowError, "timeout", lambda: mu.acquire(True, big))
+    assert not mu.locked() and mu.acquire(timeout=math.inf) and (mu.release() or True)
 
 
 @pytest.mark.parametrize("name", ["Chan.recv", "select", "WaitGroup.wait", "Semaphore.acquire"])

@@ -30,13 +30,8 @@ from time import monotonic
 from typing import Any, Callable, Optional, Tuple
 
 from gocore import _gocore
-<<<<<<< HEAD
-from gocore._gocore import Mutex as _Lock
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
-=======
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
-from gocore.errors import Canceled, DeadlineExceeded
->>>>>>> main
+from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go
 
 __all__ = [
@@ -613,19 +608,10 @@ def with_cancel_cause(parent: Context) -> Tuple[Context, Callable[..., None]]:
 
 def _with_deadline(parent: Context, deadline: float, deadline_cause) -> Tuple[Context, Callable[[], None]]:
     _check_parent(parent)
-    # A number, not anything float() parses: "5" or b"5" is a mistake, not
-    # a deadline at monotonic time 5.0 (which has long passed).
-    t = type(deadline)
-    if t is not float and (t is bool or not (hasattr(t, "__float__") or hasattr(t, "__index__"))):
-        raise TypeError(f"deadline must be a number (a time.monotonic() value), not {t.__name__}")
-    try:
-        deadline = float(deadline)
-    except OverflowError:
-        raise OverflowError(f"deadline {deadline!r} is too large for a time.monotonic() value") from None
-    except (TypeError, ValueError):
-        raise TypeError(f"deadline must be a number (a time.monotonic() value), not {t.__name__}") from None
-    if deadline != deadline:
-        raise ValueError("deadline must not be NaN")
+    # The library's one rule for seconds (here on the monotonic clock): "5"
+    # or b"5" is a TypeError, not a deadline long past; NaN is ValueError;
+    # beyond a float is +inf, a deadline that never comes.
+    deadline = _gocore._duration_seconds(deadline, "deadline")
     current = _deadline(parent)
     if current is not None and current <= deadline:
         # The parent ends first anyway: a plain cancel node will do.
@@ -665,18 +651,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         finally:
             cancel()
     """
-<<<<<<< HEAD
-    if seconds is None or isinstance(seconds, bool):
-        raise TypeError("timeout must be a number of seconds")
-    try:
-        when = monotonic() + seconds
-    except OverflowError:
-        raise OverflowError(f"timeout {seconds!r} is too large") from None
-    except TypeError:
-        raise TypeError(f"timeout must be a number of seconds, not {type(seconds).__name__}") from None
-=======
     when = monotonic() + _gocore._duration_seconds(seconds, "timeout")
->>>>>>> main
     return _with_deadline(parent, when, None)
 
 

@@ -82,22 +82,8 @@ class Pool(Generic[T]):
         """An idle object, a new one (while under the limit), or the next one
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
         RuntimeError if the pool is closed."""
-<<<<<<< HEAD
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-            if not (timeout >= 0):
-                raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
-            try:
-                deadline = monotonic() + timeout
-            except OverflowError:
-                raise OverflowError(f"timeout {timeout!r} is too large") from None
-        else:
-            deadline = None
-=======
         seconds = _timeout_seconds(timeout)
         deadline = None if seconds is None else monotonic() + seconds
->>>>>>> main
         mu = self._mu
         while True:
             stale = None
