@@ -102,6 +102,8 @@ DEF R_QUEUED = 4            # the caller's waiter record is queued, go to sleep
 # Outcome of chan_park.
 DEF PARK_WOKE = 0           # a waker claimed the sleeper and completed a record
 DEF PARK_TIMEOUT = 1        # the deadline passed; the records were withdrawn
+DEF PARK_RETRY = 2          # main thread: a signal slice ended, the records were
+                            # withdrawn and the handlers ran without raising; redo the operation
 
 # A main thread blocked on a channel wakes this often to run signal handlers
 # (so Ctrl-C interrupts `for x in ch:`); other threads never get signals.

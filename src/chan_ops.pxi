@@ -55,36 +55,41 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
     (into *out): try under the lock, else queue a record and park.  R_OK
     (sent: v moved; received: *out owned), R_CLOSED (v still the caller's),
     or R_BLOCK: the deadline passed first (v still the caller's)."""
-    cdef ChanWaiter* wake = NULL
+    cdef ChanWaiter* wake
     cdef ChanSleeper sl
     cdef ChanWaiter w
-    cdef int r
+    cdef int r, p
     chan_sleeper_init(&sl)
-    chan_waiter_init(&w, &sl, is_send, v, 0)
-    gocore_spin_lock(&c.lock)
-    if is_send:
-        r = chan_send_locked(c, v, &wake)
-    else:
-        r = chan_recv_locked(c, out, &wake)
-    if r == R_BLOCK and _may_block(deadline):
-        chan_enqueue_locked(c, &w)
-        if c.cap > 0:
-            chan_settle(c, &wake)    # the re-check after raising the flag
-        r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
-    gocore_spin_unlock(&c.lock)
-    chan_wake_all(wake, &sl)
     try:
-        if r == R_QUEUED:
-            try:
-                if chan_park(&sl, &w, 1, deadline) == PARK_TIMEOUT:
-                    return R_BLOCK
-            except BaseException:
-                # Send: the value is still ours unless it was delivered.
-                # Receive: a value that raced in with a signal is dropped.
-                Py_XDECREF(w.value)
-                w.value = NULL
-                raise
-            r = w.result
+        while True:
+            # One round per signal slice that ran the handlers (PARK_RETRY):
+            # the record was withdrawn, so the operation starts over.
+            wake = NULL
+            chan_waiter_init(&w, &sl, is_send, v, 0)
+            gocore_spin_lock(&c.lock)
+            if is_send:
+                r = chan_send_locked(c, v, &wake)
+            else:
+                r = chan_recv_locked(c, out, &wake)
+            if r == R_BLOCK and _may_block(deadline):
+                chan_enqueue_locked(c, &w)
+                if c.cap > 0:
+                    chan_settle(c, &wake)    # the re-check after raising the flag
+                r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
+            gocore_spin_unlock(&c.lock)
+            chan_wake_all(wake, &sl)
+            if r != R_QUEUED:
+                break
+            # A handler's exception leaves chan_park with the record withdrawn
+            # and nothing moved: a send's value is still the caller's (its
+            # reference is dropped by chan_send), a receive took nothing.
+            p = chan_park(&sl, &w, 1, deadline)
+            if p == PARK_TIMEOUT:
+                return R_BLOCK
+            if p == PARK_WOKE:
+                r = w.result
+                break
+            chan_sleeper_rearm(&sl)
     finally:
         gocore_parker_destroy(&sl.parker)
     if r == R_OK and not is_send and sl.fired == &w:
@@ -104,7 +109,11 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
     if c.cap > 0:
         r = chan_push_fast(c, <PyObject*>v)
     if r == R_BLOCK or r == R_DIVERT:
-        r = chan_block(c, True, <PyObject*>v, NULL, deadline)
+        try:
+            r = chan_block(c, True, <PyObject*>v, NULL, deadline)
+        except BaseException:
+            Py_DECREF(v)             # a signal handler raised: not delivered
+            raise
     if r == R_OK:
         return 0
     Py_DECREF(v)                     # not delivered: the reference is ours again

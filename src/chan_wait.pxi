@@ -99,12 +99,58 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
     gocore_parker_init(&sl.parker)
 
 
+# How often a main thread blocked on a channel wakes to run signal handlers.
+cdef int64_t _signal_slice_ns = SIGNAL_SLICE_NS
+
+
+def _set_signal_slice(double seconds):
+    """For tests: the main thread's signal slice in seconds; returns the old one."""
+    if not (seconds > 0):
+        raise ValueError("signal slice must be positive")
+    cdef int64_t old = gocore_swap(&_signal_slice_ns, <int64_t>(seconds * 1e9))
+    return old / 1e9
+
+
+cdef inline void chan_sleeper_rearm(ChanSleeper* sl) noexcept nogil:
+    """Make a sleeper that claimed itself (and withdrew every record) ready
+    for another round: nobody else holds it, and no unpark is pending (only
+    a claimer unparks, and the claim was ours)."""
+    sl.fired = NULL
+    gocore_store(&sl.state, 0)
+
+
+cdef void chan_abandon(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
+    """Leave a wait early (an exception): claim the sleeper so nothing can
+    complete a record any more, or, if a completer claimed it first, wait for
+    its unpark, its last touch of our frame; then take every record off its
+    queue.  After this no channel points into the caller's frame."""
+    if not gocore_cas(&sl.state, 0, 1):
+        gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+    chan_withdraw(recs, n)
+
+
 cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
     """Sleep (GIL released) until a waker completes one of `recs`, or the
     deadline passes.  PARK_WOKE: sl.fired is set; PARK_TIMEOUT: the records
-    are withdrawn and nothing completed.  In the main thread a signal
-    handler that raises (KeyboardInterrupt) withdraws the records and
-    propagates; if a completion won the race it is kept (its value dropped).
+    are withdrawn and nothing completed; PARK_RETRY (main thread only): see
+    below.
+
+    Signals.  Handlers run only in the main thread, so a main thread wakes
+    every slice.  It then claims its own sleeper first, exactly as a timeout
+    does, and only then runs the handlers:
+      * the claim wins: nothing can complete a record any more; withdraw
+        them all, run the handlers; if one raises, the exception propagates
+        and nothing was sent or received (nothing reported failed was
+        delivered); if none raises, PARK_RETRY: the caller redoes the whole
+        operation (its records join the back of their queues again).
+      * the claim loses: a completion is in flight and wins.  Wait for its
+        unpark and return PARK_WOKE without running the handlers: the
+        signal stays pending and CPython runs its handler at the caller's
+        next bytecode, after this operation's result has been delivered
+        (nothing sent successfully is lost).
+    Running the handlers before the claim (as a plain PyErr_CheckSignals
+    poll would) leaves the records live while a handler runs, so a
+    completion landing during a handler that then raises is lost.
     """
     cdef bint main = PyThread_get_thread_ident() == _main_thread_ident
     cdef int64_t until
@@ -112,31 +158,24 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
     while True:
         until = deadline
         if main:
-            until = gocore_nanotime() + SIGNAL_SLICE_NS
+            until = gocore_nanotime() + gocore_load_relaxed(&_signal_slice_ns)
             if deadline < until:
                 until = deadline
         with nogil:
             woke = gocore_park(&sl.parker, until)
         if woke:
             return PARK_WOKE
-        if until == deadline:
-            if gocore_cas(&sl.state, 0, 1):
-                chan_withdraw(recs, n)
-                return PARK_TIMEOUT
+        if not gocore_cas(&sl.state, 0, 1):
             # A waker claimed us first and is about to unpark: wait for it,
             # so it never touches a dead stack frame, then honour its result.
             with nogil:
                 gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
             return PARK_WOKE
-        try:
-            PyErr_CheckSignals()
-        except BaseException:
-            if gocore_cas(&sl.state, 0, 1):
-                chan_withdraw(recs, n)
-            else:
-                with nogil:
-                    gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
-            raise
+        chan_withdraw(recs, n)
+        if until == deadline:
+            return PARK_TIMEOUT
+        PyErr_CheckSignals()             # raises: nothing completed, records gone
+        return PARK_RETRY
 
 
 cdef inline bint _may_block(int64_t deadline) noexcept nogil:
@@ -148,7 +187,8 @@ cdef int chan_block_forever(int64_t deadline, str what) except -1:
     cdef ChanSleeper sl
     chan_sleeper_init(&sl)
     try:
-        chan_park(&sl, NULL, 0, deadline)
+        while chan_park(&sl, NULL, 0, deadline) == PARK_RETRY:
+            chan_sleeper_rearm(&sl)
     finally:
         gocore_parker_destroy(&sl.parker)
     raise TimeoutError(f"{what} on nil channel timed out")

@@ -166,7 +166,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
     cdef ChanSleeper sl
     cdef PyObject* out = NULL
     cdef Py_ssize_t k, j, i, nrec = 0, nlocks = 0, hit = -1
-    cdef int r = R_BLOCK
+    cdef int r = R_BLOCK, p
     cdef bint claimed = False, enqueued = False
     if m > SELECT_STACK_CASES:
         recs = <ChanWaiter*>PyMem_Malloc(m * sizeof(ChanWaiter))
@@ -200,42 +200,59 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             locks[j] = c
             nlocks += 1
 
-        for j in range(nlocks):
-            gocore_spin_lock(&locks[j].lock)
-        for k in range(nrec):
-            w = &recs[k]
-            c = <ChanCore*>w.chan
-            if w.is_send:
-                r = chan_send_locked(c, w.value, &wake)
-                if r == R_OK:
-                    w.value = NULL
-            else:
-                r = chan_recv_locked(c, &out, &wake)
-            if r != R_BLOCK:
-                hit = k
-                break
-        if hit < 0 and _may_block(deadline):
-            enqueued = True
-            for k in range(nrec):
-                chan_enqueue_locked(<ChanCore*>recs[k].chan, &recs[k])
+        while True:
+            # One round per signal slice that ran the handlers (PARK_RETRY:
+            # every record was withdrawn, so the select starts over).
+            wake = NULL
             for j in range(nlocks):
-                if locks[j].cap > 0:
-                    chan_settle(locks[j], &wake)     # the re-check after the flags
-            claimed = gocore_load_acquire(&sl.state) != 0
-        j = nlocks
-        while j > 0:
-            j -= 1
-            gocore_spin_unlock(&locks[j].lock)
-        chan_wake_all(wake, &sl)
+                gocore_spin_lock(&locks[j].lock)
+            for k in range(nrec):
+                w = &recs[k]
+                c = <ChanCore*>w.chan
+                if w.is_send:
+                    r = chan_send_locked(c, w.value, &wake)
+                    if r == R_OK:
+                        w.value = NULL
+                else:
+                    r = chan_recv_locked(c, &out, &wake)
+                if r != R_BLOCK:
+                    hit = k
+                    break
+            if hit < 0 and _may_block(deadline):
+                enqueued = True
+                for k in range(nrec):
+                    chan_enqueue_locked(<ChanCore*>recs[k].chan, &recs[k])
+                for j in range(nlocks):
+                    if locks[j].cap > 0:
+                        chan_settle(locks[j], &wake)     # the re-check after the flags
+                claimed = gocore_load_acquire(&sl.state) != 0
+            j = nlocks
+            while j > 0:
+                j -= 1
+                gocore_spin_unlock(&locks[j].lock)
+            chan_wake_all(wake, &sl)
 
-        if hit >= 0:
-            i = recs[hit].case_index
-            return _sel_result(i, &cs[i], r, out)
-        if not enqueued:
-            raise TimeoutError("select timed out")   # the deadline had passed already
-        if not claimed and chan_park(&sl, recs, nrec, deadline) == PARK_TIMEOUT:
-            raise TimeoutError("select timed out")
+            if hit >= 0:
+                i = recs[hit].case_index
+                return _sel_result(i, &cs[i], r, out)
+            if not enqueued:
+                raise TimeoutError("select timed out")   # the deadline had passed already
+            if claimed:
+                break
+            # chan_park resolves the sleeper on every way out, raising too:
+            # woken (the completer's unpark collected) or claimed by us with
+            # every record withdrawn.  So no record outlives this frame.
+            enqueued = False
+            p = chan_park(&sl, recs, nrec, deadline)
+            if p == PARK_WOKE:
+                break
+            if p == PARK_TIMEOUT:
+                raise TimeoutError("select timed out")
+            chan_sleeper_rearm(&sl)
+            for k in range(nrec):
+                recs[k].result = R_BLOCK
         chan_withdraw(recs, nrec)                    # pass 3
+        enqueued = False
         fired = sl.fired
         i = fired.case_index
         if not fired.is_send:
@@ -243,8 +260,12 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             fired.value = NULL
         return _sel_result(i, &cs[i], fired.result, out)
     finally:
+        if enqueued:
+            # Only an exception between queueing and parking gets here (none
+            # is known): leave no record pointing into this frame.
+            chan_abandon(&sl, recs, nrec)
         for k in range(nrec):
-            Py_XDECREF(recs[k].value)                # unsent values, and any value a signal cut off
+            Py_XDECREF(recs[k].value)                # unsent values
             recs[k].value = NULL
         gocore_parker_destroy(&sl.parker)
         if recs != small_recs:
