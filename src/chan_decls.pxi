@@ -160,11 +160,17 @@ cdef struct ChanCore:
     WaitQueue sendq         # guarded by lock
     PyObject* close_exc     # owned; set (before TAIL_CLOSED) by Chan._close_with:
                             # what a receive raises once closed and drained
+    int64_t gen             # the fork generation the queues belong to (fork.pxi)
 
 
 # A main thread blocked on a channel slices its sleep to run signal handlers;
 # this is that thread (reset in a forked child, see fork.pxi).
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+# Bumped in a forked child (fork.pxi): waiter lists stamped with an older
+# generation hold records of the parent's threads and are reset on first use.
+cdef int64_t _fork_gen = 0
+DEF GEN_RESETTING = -1
 
 
 # ---- the channel core's internal surface, by file ----

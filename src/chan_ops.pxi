@@ -27,7 +27,7 @@ cdef inline int chan_offer(ChanCore* c, PyObject* v) noexcept nogil:
     if c.cap > 0:
         r = chan_push_fast(c, v)
     if r == R_DIVERT:
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         r = chan_send_locked(c, v, &wake)
         gocore_spin_unlock(&c.lock)
         chan_wake_all(wake, NULL)
@@ -42,7 +42,7 @@ cdef inline int chan_poll(ChanCore* c, PyObject** out) noexcept nogil:
     if c.cap > 0:
         r = chan_pop_fast(c, out)
     if r == R_DIVERT:
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         r = chan_recv_locked(c, out, &wake)
         gocore_spin_unlock(&c.lock)
         chan_wake_all(wake, NULL)
@@ -66,7 +66,7 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
             # the record was withdrawn, so the operation starts over.
             wake = NULL
             chan_waiter_init(&w, &sl, is_send, v, 0)
-            gocore_spin_lock(&c.lock)
+            chan_lock(c)
             if is_send:
                 r = chan_send_locked(c, v, &wake)
             else:
@@ -169,7 +169,7 @@ cdef int chan_close(Chan ch, object exc) except -1:
     cdef int r = R_CLOSED
     if ch._nil:
         raise ClosedChannelError("close of nil channel")
-    gocore_spin_lock(&c.lock)
+    chan_lock(c)
     if not (gocore_load_acquire(&c.tail) & TAIL_CLOSED):
         if exc is not None:
             # Stored before close_locked's seq_cst OR of TAIL_CLOSED: whoever

@@ -3,6 +3,14 @@
 # The queue helpers run under the channel's lock; chan_wake_all, chan_park and
 # chan_withdraw run without any (see "Waiters and select" in chan_decls.pxi).
 
+cdef inline void chan_lock(ChanCore* c) noexcept nogil:
+    """Take c.lock; in a forked child, first forget the parent's waiters
+    (a channel last locked before the fork: see fork.pxi)."""
+    if gocore_load_acquire(&c.gen) != gocore_load_relaxed(&_fork_gen):
+        chan_reset_for_fork(c)
+    gocore_spin_lock(&c.lock)
+
+
 cdef inline void _queue_append(WaitQueue* q, ChanWaiter* w) noexcept nogil:
     w.next = NULL
     w.prev = q.tail
@@ -74,7 +82,7 @@ cdef void chan_withdraw(ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
         c = <ChanCore*>w.chan
         if c == NULL:
             continue
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         if w.queued:
             _queue_unlink(&c.sendq if w.is_send else &c.recvq, w)
             _update_flags(c)

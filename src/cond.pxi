@@ -33,6 +33,7 @@ cdef class Cond:
     cdef int64_t _list_lock
     cdef CondWaiter* _head
     cdef CondWaiter* _tail
+    cdef int64_t _gen            # fork generation of the list (fork.pxi)
     cdef object __weakref__
 
     def __init__(self, locker):
@@ -50,6 +51,16 @@ cdef class Cond:
                 f"Cond needs a locker with lock()/unlock() or acquire()/release(), "
                 f"not {type(locker).__name__}")
         self.l = locker
+
+    cdef inline void _lock_list(self) noexcept nogil:
+        # A list stamped before a fork holds records of the parent's threads
+        # (dead here, their stacks reused): forget them on first use.
+        if gocore_load_acquire(&self._gen) != gocore_load_relaxed(&_fork_gen):
+            if fork_claim_reset(&self._gen):
+                self._list_lock = 0
+                self._head = self._tail = NULL
+                fork_reset_done(&self._gen)
+        gocore_spin_lock(&self._list_lock)
 
     cdef int _relock(self) except -1:
         if self._mutex is not None:
@@ -73,7 +84,7 @@ cdef class Cond:
         w.sema = 0
         w.next = NULL
         w.queued = True
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if self._tail != NULL:
             self._tail.next = &w
         else:
@@ -107,7 +118,7 @@ cdef class Cond:
         """Unlink w if still queued; return whether it was."""
         cdef CondWaiter* p
         cdef bint was = False
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if w.queued:
             was = True
             w.queued = False
@@ -129,7 +140,7 @@ cdef class Cond:
         """How many waiters are queued: for tests that check nothing is left behind."""
         cdef CondWaiter* w
         cdef int n = 0
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         while w != NULL:
             n += 1
@@ -140,7 +151,7 @@ cdef class Cond:
     def signal(self):
         """Wake the longest-waiting waiter, if any."""
         cdef CondWaiter* w
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         if w != NULL:
             self._head = w.next
@@ -156,7 +167,7 @@ cdef class Cond:
         """Wake every waiter."""
         cdef CondWaiter* w
         cdef CondWaiter* nxt
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         self._head = self._tail = NULL
         nxt = w

@@ -205,7 +205,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             # every record was withdrawn, so the select starts over).
             wake = NULL
             for j in range(nlocks):
-                gocore_spin_lock(&locks[j].lock)
+                chan_lock(locks[j])
             for k in range(nrec):
                 w = &recs[k]
                 c = <ChanCore*>w.chan
