@@ -71,9 +71,20 @@ cdef object _f_recvchan_recv_ok = RecvChan.recv_ok
 cdef object _f_sendchan_send = SendChan.send
 
 
+cdef str _case_repr(object case):
+    """A junk case, described for the error: its repr when that works and is
+    short; a repr that raises (or recurses: a tuple nested thousands deep)
+    must not replace the TypeError the caller needs to see."""
+    try:
+        r = repr(case)
+    except Exception:
+        return f"a {type(case).__name__} object"
+    return r if len(r) <= 200 else r[:200] + "..."
+
+
 cdef object _bad_case(Py_ssize_t i, object case):
     return TypeError(f"select case {i} must be ch.recv, ch.recv_ok, (ch.send, value) "
-                     f"or gocore.default, not {case!r}")
+                     f"or gocore.default, not {_case_repr(case)}")
 
 
 cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
@@ -120,7 +131,7 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
             ch = _case_chan(PyMethod_GET_SELF(case), True, False)
             sc.kind = CASE_RECV_OK
         elif f == <PyObject*>_f_chan_send or f == <PyObject*>_f_sendchan_send:
-            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {case!r}")
+            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {_case_repr(case)}")
         if ch is not None:
             sc.value = NULL
             sc.core = NULL if ch._nil else &ch._c
