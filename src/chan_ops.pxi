@@ -178,7 +178,12 @@ cdef int chan_close(Chan ch, object exc) except -1:
             c.close_exc = <PyObject*>exc
         r = chan_close_locked(c, &wake)
     gocore_spin_unlock(&c.lock)
-    chan_wake_all(wake, NULL)
+    if wake != NULL:
+        # Every waiter at once: unpark them with the GIL released, so that
+        # on a GIL build the woken threads need not wait behind us for it
+        # (holding it across thousands of unparks made close() take minutes).
+        with nogil:
+            chan_wake_all(wake, NULL)
     if r == R_CLOSED:
         raise ClosedChannelError("close of closed channel")
     return 0

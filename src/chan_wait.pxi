@@ -169,17 +169,24 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
             until = gocore_nanotime() + gocore_load_relaxed(&_signal_slice_ns)
             if deadline < until:
                 until = deadline
+        # Everything up to the withdraw happens before the GIL is taken back:
+        # a daemon thread woken during interpreter finalization may be ended
+        # inside that re-acquire, and must leave no record queued on a
+        # channel that points into its (then freed) stack.
         with nogil:
             woke = gocore_park(&sl.parker, until)
+            if not woke and not gocore_cas(&sl.state, 0, 1):
+                # A waker claimed us first and is about to unpark: wait for it,
+                # so it never touches a dead stack frame, then honour its result.
+                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+                woke = True
+            if not woke or n > 1:
+                # Woken with one record: the claimer unlinked it under the
+                # lock, so no other thread can reach it; select's others
+                # are still queued (this is its pass 3).
+                chan_withdraw(recs, n)
         if woke:
             return PARK_WOKE
-        if not gocore_cas(&sl.state, 0, 1):
-            # A waker claimed us first and is about to unpark: wait for it,
-            # so it never touches a dead stack frame, then honour its result.
-            with nogil:
-                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
-            return PARK_WOKE
-        chan_withdraw(recs, n)
         if until == deadline:
             return PARK_TIMEOUT
         PyErr_CheckSignals()             # raises: nothing completed, records gone
