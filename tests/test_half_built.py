@@ -2,6 +2,9 @@
 inside locked regions: whatever the order, an object is either usable or
 raises a clear exception; it never dereferences a missing field and never
 loses the state of its waiters."""
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -127,30 +130,45 @@ def test_new_alone_objects_work_under_contention(cls):
         assert o.load() == 8000
 
 
+_NOMEM_CHILD = """
+import threading, _testcapi, gocore
+sem = gocore.Semaphore(1)
+sem.acquire()
+failed = 0
+for start in range(4):
+    _testcapi.set_nomemory(start, 0)
+    try:
+        sem.acquire(1, timeout=0.001)
+    except MemoryError:
+        failed += 1
+    except TimeoutError:
+        pass
+    finally:
+        _testcapi.remove_mem_hooks()
+assert failed > 0, failed
+# The locked region was left through its finally: nothing is stuck.
+assert sem._debug_state() == (1, 0), sem._debug_state()
+result = []
+t = threading.Thread(target=lambda: result.append(sem.try_acquire()), daemon=True)
+t.start()
+t.join(10)
+assert result == [False], result
+sem.release()
+assert sem.try_acquire() and sem._debug_state() == (1, 0)
+print("ok")
+"""
+
+
 def test_memory_error_inside_semaphore_acquire_leaves_it_unlocked():
+    # In a child process: failing every allocation also fails them in any
+    # other thread of the process (the suite's workers and timers).
     testcapi = pytest.importorskip("_testcapi", reason="needs CPython's _testcapi to fail allocations")
     if not hasattr(testcapi, "set_nomemory"):
         pytest.skip("this _testcapi cannot fail allocations")
-    sem = gocore.Semaphore(1)
-    sem.acquire()
-    failed = 0
-    for start in range(4):
-        testcapi.set_nomemory(start, 0)
-        try:
-            sem.acquire(1, timeout=0.001)
-        except MemoryError:
-            failed += 1
-        except TimeoutError:
-            pass
-        finally:
-            testcapi.remove_mem_hooks()
-    assert failed > 0
-    # The locked region was left through its finally: nothing is stuck.
-    assert sem._debug_state() == (1, 0)
-    result = []
-    t = threading.Thread(target=lambda: result.append(sem.try_acquire()), daemon=True)
-    t.start()
-    t.join(10)
-    assert result == [False]
-    sem.release()
-    assert sem.try_acquire() and sem._debug_state() == (1, 0)
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, PYTHONPATH=src)
+    try:
+        p = subprocess.run([sys.executable, "-c", _NOMEM_CHILD], env=env, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Semaphore stayed locked after a MemoryError in acquire")
+    assert p.returncode == 0 and p.stdout == b"ok\n", p.stderr.decode(errors="replace")
