@@ -275,7 +275,11 @@ cdef class Mutex:
         return (gocore_load_acquire(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
     def acquire(self, bint blocking=True, timeout=-1):
-        """``threading.Lock.acquire``: True once held, False if not in time."""
+        """``threading.Lock.acquire``: True once held, False if not in time.
+
+        As on ``threading.Lock``, a finite timeout above ``threading.TIMEOUT_MAX``
+        raises OverflowError; unlike it, ``timeout=math.inf`` waits for ever.
+        """
         cdef double t = lock_timeout_seconds(timeout, blocking)
         if t == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
@@ -302,7 +306,17 @@ cdef class Mutex:
         self._unlock()
 
     def __repr__(self):
-        return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
+        # threading.Lock's shape ("<unlocked _thread.lock object at 0x...>"),
+        # which code and CPython's lock_tests match on.
+        state = 'locked' if self.locked() else 'unlocked'
+        return f"<{state} gocore.Mutex object at {id(self):#x}>"
+
+    def _at_fork_reinit(self):
+        """threading.Lock's hook for a forked child: back to unlocked, as new.
+        The sema table was already emptied by the core's after-fork hook, so
+        no waiter record of a parent thread survives to take a wake-up."""
+        gocore_store(&self._state, 0)
+        gocore_store(&self._sema, 0)
 
     def _debug_state(self):
         """(state word, sema word): for tests that check a quiescent mutex is

@@ -11,7 +11,7 @@ cimport cython
 from collections import deque as _deque
 
 cdef inline int64_t _weight(object n) except? -1:
-    cdef int64_t weight = as_int64(n)
+    cdef int64_t weight = as_int64(n, "weight")
     if weight < 0:
         raise ValueError(f"semaphore weight must be >= 0, got {weight}")
     return weight
@@ -43,15 +43,26 @@ cdef class Semaphore:
     cdef int64_t _cur
     cdef Mutex _mu
     cdef object _waiters      # deque of _SemWaiter
+    cdef bint _initialized    # __init__ ran: size is final
     cdef object __weakref__
 
-    def __init__(self, n):
-        cdef int64_t size = as_int64(n)
-        if size < 0:
-            raise ValueError(f"semaphore size must be >= 0, got {size}")
-        self.size = size
+    def __cinit__(self, *args, **kwargs):
+        # The typed state exists before any method can run, so a Semaphore
+        # made with __new__ alone is a valid (size 0) semaphore, never a
+        # dereference of None.
         self._mu = Mutex.__new__(Mutex)
         self._waiters = _deque()
+
+    def __init__(self, n):
+        cdef int64_t size = as_int64(n, "size")
+        if size < 0:
+            raise ValueError(f"semaphore size must be >= 0, got {size}")
+        if self._initialized:
+            # Resizing under queued waiters or held weight would break the
+            # accounting they rely on.
+            raise RuntimeError("Semaphore.__init__ called twice")
+        self.size = size
+        self._initialized = True
 
     cdef void _notify_waiters(self):
         # Grant from the head while the head fits: FIFO, no overtaking.  _mu held.
@@ -88,25 +99,30 @@ cdef class Semaphore:
         cdef int64_t weight = _weight(n)
         cdef int64_t deadline = deadline_from_timeout(timeout)
         if ctx is not None:
-            err = ctx.err()
+            err_fn = getattr(ctx, "err", None)
+            if not callable(err_fn):
+                raise TypeError(f"ctx must be a context or None, not {type(ctx).__name__}")
+            err = err_fn()
             if err is not None:
                 # A context already done fails even if weight is free.  The
                 # error instance is shared by a whole cancelled subtree (Go's
                 # sentinel), so drop any traceback an earlier raise left on it.
                 raise err.with_traceback(None)
+        cdef _SemWaiter w
         self._mu._lock()
-        if self.size - self._cur >= weight and not self._waiters:
-            self._cur += weight
+        try:        # a MemoryError below must not leave _mu locked
+            if self.size - self._cur >= weight and not self._waiters:
+                self._cur += weight
+                return True
+            w = _SemWaiter.__new__(_SemWaiter)
+            w.n = weight
+            if weight <= self.size:
+                self._waiters.append(w)
+                w.queued = True         # only once it really is queued
+            # else: a request larger than the semaphore never queues (it would
+            # block everyone behind it forever); it only waits for ctx/timeout.
+        finally:
             self._mu._unlock()
-            return True
-        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
-        w.n = weight
-        if weight <= self.size:
-            w.queued = True
-            self._waiters.append(w)
-        # else: a request larger than the semaphore never queues (it would
-        # block everyone behind it forever); it only waits for ctx/timeout.
-        self._mu._unlock()
 
         stop = None
         if ctx is not None:
@@ -189,11 +205,14 @@ cdef class Semaphore:
     def try_acquire(self, n=1):
         """Acquire weight `n` only if that needs no waiting; return whether it did."""
         cdef int64_t weight = _weight(n)
+        cdef bint ok
         self._mu._lock()
-        ok = self.size - self._cur >= weight and not self._waiters
-        if ok:
-            self._cur += weight
-        self._mu._unlock()
+        try:
+            ok = self.size - self._cur >= weight and not self._waiters
+            if ok:
+                self._cur += weight
+        finally:
+            self._mu._unlock()
         return ok
 
     def release(self, n=1):

@@ -132,7 +132,7 @@ cdef class WaitGroup:
 
     def add(self, delta=1):
         """Add `delta` (may be negative) to the counter; ValueError if it would go negative."""
-        wg_add(&self._state, &self._sema, as_int64(delta))
+        wg_add(&self._state, &self._sema, as_int64(delta, "delta"))
 
     @cython.always_allow_keywords(False)    # METH_NOARGS: the cheapest call
     def done(self):
