@@ -10,6 +10,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
 
 include "core_decls.pxi"
 include "deadline.pxi"
+include "waiter_task.pxi"
 include "sema.pxi"
 include "atomic.pxi"
 include "mutex.pxi"
@@ -20,6 +21,7 @@ include "once.pxi"
 include "semaphore.pxi"
 include "chan.pxi"
 include "select.pxi"
+include "chan_async.pxi"
 include "goroutine.pxi"
 
 import os as _os

@@ -120,7 +120,8 @@ cdef struct ChanWaiter
 cdef struct ChanSleeper:
     int64_t state           # 0 waiting; 1 claimed (by a waker or by the sleeper's timeout)
     ChanWaiter* fired       # the record that completed; written by the claimer before unpark
-    gocore_parker parker
+    gocore_parker parker    # a thread's sleeper (task == NULL)
+    PyObject* task          # a task's sleeper: its armed TaskWait (see waiter_task.pxi)
 
 cdef struct ChanWaiter:
     ChanWaiter* prev        # queue links, guarded by the channel's lock; `next`
@@ -136,6 +137,8 @@ cdef struct ChanWaiter:
 cdef class RecvChan
 cdef class SendChan
 
+
+cdef struct ChanRet          # a value given back by a cancelled task (chan_async.pxi)
 
 cdef struct WaitQueue:
     ChanWaiter* head
@@ -157,6 +160,9 @@ cdef struct ChanCore:
     int64_t lock            # spin lock over recvq and sendq
     WaitQueue recvq         # guarded by lock
     WaitQueue sendq         # guarded by lock
+    ChanRet* ret_head       # given-back values, received before the ring; guarded
+    ChanRet* ret_tail       # by lock; while any is here HEAD_RECVQ stays set, so
+    int64_t ret_len         # every pop takes the lock (see chan_async.pxi)
 
 
 # ---- the ring ----
@@ -318,16 +324,23 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
     re-check, which is awake already."""
     cdef ChanWaiter* nxt
     cdef ChanSleeper* s
+    cdef ChanWaiter* tasks = NULL
     while w != NULL:
         nxt = w.next                 # read first: after the unpark w may vanish
         s = w.sleeper
         if s != skip:
-            gocore_unpark(&s.parker)
+            if s.task != NULL:
+                w.next = tasks       # a task's record: woken below, in one batch
+                tasks = w
+            else:
+                gocore_unpark(&s.parker)
         w = nxt
+    if tasks != NULL:
+        chan_wake_tasks(tasks)
 
 
 cdef inline void _update_flags(ChanCore* c) noexcept nogil:
-    if c.recvq.head == NULL and (gocore_load(&c.head) & HEAD_RECVQ):
+    if c.recvq.head == NULL and c.ret_head == NULL and (gocore_load(&c.head) & HEAD_RECVQ):
         gocore_and(&c.head, ~(<int64_t>HEAD_RECVQ))
     if c.sendq.head == NULL and (gocore_load(&c.tail) & TAIL_SENDQ):
         gocore_and(&c.tail, ~(<int64_t>TAIL_SENDQ))
@@ -347,11 +360,12 @@ cdef void chan_settle(ChanCore* c, ChanWaiter** wake) noexcept nogil:
     cdef bint progress = True
     while progress:
         progress = False
-        while c.recvq.head != NULL and _ring_has_item(c):
+        while c.recvq.head != NULL and (c.ret_head != NULL or _ring_has_item(c)):
             w = _claim_first(&c.recvq)
             if w == NULL:
                 break
-            ring_pop(c, &w.value, True)
+            if not chan_ret_pop(c, &w.value):
+                ring_pop(c, &w.value, True)
             _complete(w, R_OK, wake)
             progress = True
         while c.sendq.head != NULL and _ring_has_room(c):
@@ -399,6 +413,8 @@ cdef int chan_recv_locked(ChanCore* c, PyObject** out, ChanWaiter** wake) noexce
     owned reference), R_CLOSED (closed and drained) or R_BLOCK."""
     cdef ChanWaiter* w
     cdef int r
+    if c.ret_head != NULL and chan_recv_returned(c, out, wake):
+        return R_OK
     if c.cap == 0:
         w = _claim_first(&c.sendq)
         if w != NULL:
@@ -446,7 +462,7 @@ cdef int chan_close_locked(ChanCore* c, ChanWaiter** wake) noexcept nogil:
         w = _claim_first(&c.recvq)
         if w == NULL:
             break
-        if c.cap > 0 and ring_pop(c, &w.value, True) == R_OK:
+        if chan_ret_pop(c, &w.value) or (c.cap > 0 and ring_pop(c, &w.value, True) == R_OK):
             _complete(w, R_OK, wake)
         else:
             _complete(w, R_CLOSED, wake)
@@ -487,6 +503,7 @@ cdef inline void chan_waiter_init(ChanWaiter* w, ChanSleeper* sl, bint is_send,
 cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
     sl.state = 0
     sl.fired = NULL
+    sl.task = NULL
     gocore_parker_init(&sl.parker)
 
 
@@ -793,6 +810,7 @@ cdef class Chan:
                 pos += 1
             PyMem_Free(self._c.slots)
             self._c.slots = NULL
+        chan_ret_clear(&self._c)
 
     def __class_getitem__(cls, item):
         """``Chan[int]`` for annotations."""
@@ -846,6 +864,24 @@ cdef class Chan:
                 return (None, False)
         return chan_recv_ok(self, timeout)
 
+    def asend(self, v):
+        """Awaitable ``send``: ``await ch.asend(v)`` (see chan_async.pxi)."""
+        return chan_op(self, AOP_SEND, v)
+
+    def arecv(self):
+        """Awaitable ``recv``: ``v = await ch.arecv()``."""
+        return chan_op(self, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """Awaitable ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
+        return chan_op(self, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self, AOP_NEXT, None)
+
     def close(self):
         """Close: buffered values can still be received, then receivers get
         ``(None, False)``; waiting and later senders raise ClosedChannelError.
@@ -871,8 +907,8 @@ cdef class Chan:
 
     def __len__(self):
         if self._c.cap == 0:
-            return 0
-        return _ring_len(&self._c)
+            return gocore_load(&self._c.ret_len)
+        return _ring_len(&self._c) + gocore_load(&self._c.ret_len)
 
     def __bool__(self):
         # A channel is not a container: an empty one is still "a channel".
@@ -945,6 +981,20 @@ cdef class RecvChan:
     def recv_only(self):
         return self
 
+    def arecv(self):
+        """See ``Chan.arecv``."""
+        return chan_op(self._ch, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """See ``Chan.arecv_ok``."""
+        return chan_op(self._ch, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self._ch, AOP_NEXT, None)
+
     def __iter__(self):
         return self
 
@@ -991,6 +1041,10 @@ cdef class SendChan:
     def send(self, v, timeout=None):
         """See ``Chan.send``."""
         chan_send(self._ch, v, timeout)
+
+    def asend(self, v):
+        """See ``Chan.asend``."""
+        return chan_op(self._ch, AOP_SEND, v)
 
     def close(self):
         """See ``Chan.close``."""
@@ -1049,9 +1103,9 @@ cdef int _chan_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
     cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
     cdef int64_t pos, end, idx
     cdef ChanSlot* s
-    cdef int r
-    if c.slots == NULL:
-        return 0
+    cdef int r = chan_ret_traverse(c, visit, arg)
+    if r or c.slots == NULL:
+        return r
     pos = c.head >> POS_SHIFT
     end = c.tail >> POS_SHIFT
     while pos < end:
@@ -1070,6 +1124,7 @@ cdef int _chan_clear(PyObject* o) noexcept:
     # for anything that still looks at the channel, e.g. a finalizer).
     cdef ChanCore* c = <ChanCore*>((<char*>o) + _core_offset)
     cdef PyObject* v
+    chan_ret_clear(c)
     if c.slots == NULL:
         return 0
     while ring_pop(c, &v, True) == R_OK:
