@@ -26,7 +26,11 @@ TEST_DEPS := \
 	"mypy>=1.10"
 # Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
 OPTIONAL_DEPS := \
-	cereggii
+	cereggii \
+	uvloop \
+	janus \
+	culsans \
+	aiologic
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip

@@ -275,7 +275,12 @@ cdef class _ChanAwait(TaskWait):
         cdef PyObject* p = NULL
         cdef bint is_send = self._op == AOP_SEND
         cdef int r
-        self.arm()
+        try:
+            self.arm()
+        except BaseException:
+            if pv != NULL:
+                Py_DECREF(self._v)       # never queued: the reference is ours again
+            raise
         task_sleeper_init(&self._sl, self)
         chan_waiter_init(&self._w, &self._sl, is_send, pv, 0)
         gocore_spin_lock(&c.lock)
