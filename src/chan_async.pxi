@@ -40,14 +40,8 @@
 # tests/test_async_chan.py::test_cancel_stress_* checks this with exact
 # accounting: threads and tasks on two loops, random cancellation.
 
-cimport cython
 from libc.stdlib cimport malloc, free
 from cpython.tuple cimport PyTuple_GET_SIZE as _tuple_size
-
-DEF PH_NEW = 0              # not awaited yet
-DEF PH_QUEUED = 1           # a record is queued (or claimed and its wake in flight)
-DEF PH_DONE = 2             # finished: the outcome went to the task, or was handed on
-
 
 cdef struct ChanRet:
     ChanRet* next
@@ -174,31 +168,18 @@ cdef class _ChanAwait(TaskWait):
     cdef ChanSleeper _sl
     cdef ChanWaiter _w
 
-    def __await__(self):
-        return self
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return self._step()
-
-    def send(self, arg):
-        return self._step()
-
-    def throw(self, typ, val=None, tb=None):
-        exc = typ if val is None else val
+    cdef object _throw(self, object typ, object val, object tb):
         if self._phase == PH_QUEUED and self._cancel():
             # A send that was delivered: it happened; cancel again later.
-            if isinstance(exc, BaseException) and isinstance(exc, _CancelledError):
-                rerequest_cancel(exc)
+            rerequest_if_cancel(typ, val)
             raise StopIteration
         raise_thrown(typ, val, tb)
 
-    def close(self):
+    cdef int _close(self) except -1:
         if self._phase == PH_QUEUED:
             self._cancel()
         self._phase = PH_DONE
+        return 0
 
     cdef object _step(self):
         if self._phase == PH_NEW:
@@ -393,32 +374,19 @@ cdef class _SelectAwait(TaskWait):
         PyMem_Free(self._sw.recs)
         PyMem_Free(self._sw.locks)
 
-    def __await__(self):
-        return self
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return self._step()
-
-    def send(self, arg):
-        return self._step()
-
-    def throw(self, typ, val=None, tb=None):
-        exc = typ if val is None else val
+    cdef object _throw(self, object typ, object val, object tb):
         if self._phase == PH_QUEUED:
             res = self._cancel()
             if res is not None:
-                if isinstance(exc, BaseException) and isinstance(exc, _CancelledError):
-                    rerequest_cancel(exc)
+                rerequest_if_cancel(typ, val)
                 raise StopIteration(res)
         raise_thrown(typ, val, tb)
 
-    def close(self):
+    cdef int _close(self) except -1:
         if self._phase == PH_QUEUED:
             self._cancel()
         self._phase = PH_DONE
+        return 0
 
     cdef object _step(self):
         cdef ChanWaiter* wake = NULL

@@ -56,7 +56,8 @@ cdef struct SemaWaiter:
     SemaWaiter* next
     bint queued            # guarded by bucket.lock; cleared by whoever dequeues
     bint ticket            # set (under bucket.lock) by a hand-off release
-    gocore_parker parker
+    gocore_parker parker   # a thread's sleeper (task == NULL)
+    PyObject* task         # a task's sleeper: its armed TaskWait (sync_async.pxi)
 
 
 cdef struct SemaBucket:
@@ -137,6 +138,7 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
     w.addr = addr
     w.ticket = False
     w.queued = False
+    w.task = NULL
     gocore_parker_init(&w.parker)
     while True:
         gocore_spin_lock(&b.lock)
@@ -199,7 +201,10 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
         w.ticket = True
     gocore_spin_unlock(&b.lock)
     race_window()
-    gocore_unpark(&w.parker)       # last touch of w: it may return right away
+    if w.task != NULL:
+        task_wake(w.task)          # a task: resolve its future (the GIL is taken there)
+    else:
+        gocore_unpark(&w.parker)   # last touch of w: it may return right away
 
 
 cdef void sema_reset_after_fork() noexcept nogil:

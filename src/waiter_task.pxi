@@ -26,6 +26,7 @@
 # nogil, so they enter through `with gil` (PyGILState_Ensure, which is
 # re-entrant and attaches on a free-threaded build).
 
+cimport cython
 from cpython.pythread cimport PyThread_get_thread_ident
 from asyncio import get_running_loop as _asyncio_running_loop
 from asyncio import CancelledError as _CancelledError
@@ -50,21 +51,59 @@ def _set_done_many(futs):
             fut.set_result(None)
 
 
+DEF PH_NEW = 0              # not awaited yet
+DEF PH_QUEUED = 1           # a record is queued (or claimed and its wake in flight)
+DEF PH_DONE = 2             # finished: the outcome went to the task, or was handed on
+
+
 cdef class TaskWait:
-    """Base of the awaitable twins' wait state: the loop, the future the task
-    sleeps on, and the loop's thread (to wake directly when the waker is on it)."""
+    """Base of the awaitable twins: each is its own iterator, so awaiting one
+    costs no coroutine object.  Holds the loop, the future the task sleeps
+    on, and the loop's thread (to wake directly when the waker runs on it).
+    Subclasses implement _step (each resumption) and _throw (cancellation)."""
     cdef object _loop
     cdef object _fut
     cdef unsigned long _thread
 
-    cdef int arm(self) except -1:
-        """Create the future on the running loop and take the self-reference a
-        queued record needs.  Call before taking any spin lock (this may run
-        arbitrary Python code)."""
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._step()
+
+    def send(self, arg):
+        return self._step()
+
+    def throw(self, typ, val=None, tb=None):
+        return self._throw(typ, val, tb)
+
+    def close(self):
+        self._close()
+
+    cdef object _step(self):
+        raise NotImplementedError
+
+    cdef object _throw(self, object typ, object val, object tb):
+        raise_thrown(typ, val, tb)
+
+    cdef int _close(self) except -1:
+        return 0
+
+    cdef int prepare(self) except -1:
+        """Create the future on the running loop (RuntimeError without one).
+        Call before taking any spin lock: this may run arbitrary Python code."""
         loop = _asyncio_running_loop()
         self._loop = loop
         self._fut = loop.create_future()
         self._thread = PyThread_get_thread_ident()
+        return 0
+
+    cdef int arm(self) except -1:
+        """prepare(), then take the self-reference a queued record needs."""
+        self.prepare()
         Py_INCREF(self)
         return 0
 
@@ -150,9 +189,14 @@ class _Unraisable:
         self.object = None
 
 
-cdef int rerequest_cancel(BaseException exc) except -1:
+cdef int rerequest_if_cancel(object typ, object val) except -1:
     """An operation completed although its task was cancelled: keep the
     result and deliver the cancellation at the task's next suspension."""
+    exc = typ if val is None else val
+    if isinstance(exc, type):
+        exc = exc() if issubclass(exc, _CancelledError) else None
+    if not isinstance(exc, _CancelledError):
+        return 0                 # some other exception thrown in: nothing to re-request
     task = _asyncio_current_task()
     if task is None:
         return 0
@@ -175,27 +219,13 @@ cdef object raise_thrown(object typ, object val, object tb):
     raise val
 
 
-cdef class _Done:
+@cython.final
+cdef class _Done(TaskWait):
     """An awaitable that completes at once with None (a lock taken without
-    waiting, an unlock): no future, no loop round trip."""
+    waiting, an unlock): no future, no loop round trip.  Stateless, shared."""
 
-    def __await__(self):
-        return self
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
+    cdef object _step(self):
         raise StopIteration
-
-    def send(self, arg):
-        raise StopIteration
-
-    def throw(self, typ, val=None, tb=None):
-        raise_thrown(typ, val, tb)
-
-    def close(self):
-        pass
 
 
 cdef _Done _DONE = _Done()
