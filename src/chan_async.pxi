@@ -142,18 +142,18 @@ cdef inline void task_sleeper_init(ChanSleeper* sl, object owner) noexcept:
 
 
 cdef object _chan_finish(int op, int r, PyObject* p):
-    """The result of a finished channel operation: raise StopIteration(result)."""
+    """The result of a finished channel operation (owns `p`)."""
     if op == AOP_SEND:
         if r == R_CLOSED:
             raise ClosedChannelError("send on closed channel")
-        raise StopIteration
+        return None
     if op == AOP_RECV_OK:
-        raise StopIteration((gocore_steal(p), True) if r == R_OK else (None, False))
+        return (gocore_steal(p), True) if r == R_OK else (None, False)
     if r == R_OK:
-        raise StopIteration(gocore_steal(p))
+        return gocore_steal(p)
     if op == AOP_NEXT:
         raise StopAsyncIteration
-    raise StopIteration
+    return None
 
 
 @cython.no_gc_clear
@@ -164,7 +164,6 @@ cdef class _ChanAwait(TaskWait):
     cdef Chan _ch
     cdef object _v               # asend: the value (the record holds its own reference)
     cdef int _op
-    cdef int _phase
     cdef ChanSleeper _sl
     cdef ChanWaiter _w
 
@@ -362,7 +361,6 @@ cdef class _SelectAwait(TaskWait):
     cdef Py_ssize_t _dflt
     cdef SelWait _sw
     cdef ChanSleeper _sl
-    cdef int _phase
 
     def __dealloc__(self):
         if self._phase == PH_QUEUED and self._sl.state != 0:
@@ -398,15 +396,15 @@ cdef class _SelectAwait(TaskWait):
             self._phase = PH_DONE
             res = sel_fired_result(&self._sw, self._cs, &self._sl)
             sel_drop_values(&self._sw)
-            raise StopIteration(res)
+            return res
         if self._phase != PH_NEW:
             raise RuntimeError("cannot reuse an already awaited aselect")
         self._phase = PH_DONE
         res = sel_poll(self._cs, self._order, self._m)
         if res is not None:
-            raise StopIteration(res)
+            return res
         if self._dflt >= 0:
-            raise StopIteration((self._dflt, None))
+            return (self._dflt, None)
         self.arm()
         task_sleeper_init(&self._sl, self)
         sel_records(&self._sw, self._cs, self._order, self._m, &self._sl)
@@ -416,12 +414,12 @@ cdef class _SelectAwait(TaskWait):
             self.disarm()
             sel_drop_values(&self._sw)
             i = self._sw.recs[hit].case_index
-            raise StopIteration(_sel_result(i, self._cs[i].kind, r, out))
+            return _sel_result(i, self._cs[i].kind, r, out)
         if gocore_load(&self._sl.state):
             self.disarm()                # completed by our own re-check
             res = sel_fired_result(&self._sw, self._cs, &self._sl)
             sel_drop_values(&self._sw)
-            raise StopIteration(res)
+            return res
         self._phase = PH_QUEUED
         return self.suspend()
 
@@ -488,3 +486,7 @@ def aselect(*cases):
         raise MemoryError()
     a._dflt = sel_parse(cases, n, a._cs, a._order, &a._m)
     return a
+
+
+install_await_slots(_ChanAwait)
+install_await_slots(_SelectAwait)

@@ -82,13 +82,12 @@ cdef class _MutexAwait(TaskWait):
     cdef int64_t* _sema
     cdef MutexLockState _ls
     cdef SemaWaiter _w
-    cdef int _phase
 
     cdef object _step(self):
         if self._phase == PH_NEW:
             self._phase = PH_DONE
             if gocore_cas(self._state, 0, MUTEX_LOCKED):
-                raise StopIteration
+                return None
             mutex_lock_init(&self._ls, False)
             return self._run(0)
         if self._phase == PH_QUEUED:
@@ -102,7 +101,7 @@ cdef class _MutexAwait(TaskWait):
         while True:
             if where == 0:
                 if mutex_lock_step(self._state, self._sema, &self._ls):
-                    raise StopIteration
+                    return None
             if where <= 1:
                 try:
                     self.arm()
@@ -115,7 +114,7 @@ cdef class _MutexAwait(TaskWait):
                     return self.suspend()
                 self.disarm()
             if mutex_lock_woken(self._state, self._sema, &self._ls):
-                raise StopIteration
+                return None
             where = 0
 
     cdef int _leave(self, bint got) except -1:
@@ -154,6 +153,9 @@ cdef class _MutexAwait(TaskWait):
         return 0
 
 
+install_await_slots(_MutexAwait)
+
+
 cdef object mutex_await(int64_t* state, int64_t* sema, object owner):
     cdef _MutexAwait a = _MutexAwait.__new__(_MutexAwait)
     a._owner = owner
@@ -173,14 +175,13 @@ cdef class _SemaAwait(TaskWait):
     cdef object _then            # run once the unit arrives for a cancelled waiter
     cdef SemaWaiter _w
     cdef int64_t _flag
-    cdef int _phase
 
     cdef object _step(self):
         if self._phase == PH_NEW or self._phase == PH_QUEUED:
             woken = self._phase == PH_QUEUED
             self._phase = PH_DONE
             if (woken and sema_task_take(&self._w)) or self._wait():
-                raise StopIteration
+                return None
             return self.suspend()
         raise RuntimeError("cannot reuse an already awaited wait")
 
@@ -233,6 +234,9 @@ cdef class _SemaAwait(TaskWait):
         if self._then is not None:
             self._then()
         return 0
+
+
+install_await_slots(_SemaAwait)
 
 
 cdef object sema_await(int64_t* addr, object owner, object then):

@@ -64,6 +64,7 @@ cdef class TaskWait:
     cdef object _loop
     cdef object _fut
     cdef unsigned long _thread
+    cdef int _phase              # PH_*: _step leaves PH_QUEUED exactly when it suspends
 
     def __await__(self):
         return self
@@ -71,11 +72,15 @@ cdef class TaskWait:
     def __iter__(self):
         return self
 
+    # An `await` uses the C slots installed below; these serve Python callers.
     def __next__(self):
-        return self._step()
+        r = self._step()
+        if self._phase == PH_QUEUED:
+            return r
+        raise StopIteration(r)
 
     def send(self, arg):
-        return self._step()
+        return self.__next__()
 
     def throw(self, typ, val=None, tb=None):
         return self._throw(typ, val, tb)
@@ -84,6 +89,8 @@ cdef class TaskWait:
         self._close()
 
     cdef object _step(self):
+        """Run until the operation finishes (return its result) or must wait
+        (set PH_QUEUED and return the future to yield)."""
         raise NotImplementedError
 
     cdef object _throw(self, object typ, object val, object tb):
@@ -225,7 +232,26 @@ cdef class _Done(TaskWait):
     waiting, an unlock): no future, no loop round trip.  Stateless, shared."""
 
     cdef object _step(self):
-        raise StopIteration
+        return None
 
 
 cdef _Done _DONE = _Done()
+
+
+cdef extern from "gocore_await.h":
+    ctypedef object (*gocore_step_fn)(object, int*)
+    int gocore_await_install(object type, gocore_step_fn step) except -1
+
+
+cdef object _await_step(object self, int* done):
+    cdef TaskWait t = <TaskWait>self
+    r = t._step()
+    done[0] = t._phase != PH_QUEUED
+    return r
+
+
+cdef int install_await_slots(object type) except -1:
+    return gocore_await_install(type, <gocore_step_fn>_await_step)
+
+
+install_await_slots(_Done)
