@@ -46,13 +46,21 @@ static PySendResult gocore_await_send(PyObject *self, PyObject *arg, PyObject **
     return done ? PYGEN_RETURN : PYGEN_NEXT;
 }
 
-/* Install both slots on an awaitable type (at import, before any instance). */
+/* __await__ returns self: no Python-level call on the way into the await. */
+static PyObject *gocore_await_self(PyObject *self) {
+    Py_INCREF(self);
+    return self;
+}
+
+/* Install the slots on an awaitable type (at import, before any instance). */
 static int gocore_await_install(PyObject *type, gocore_step_fn step) {
     PyTypeObject *tp = (PyTypeObject *)type;
     gocore_await_step = step;
     tp->tp_iternext = gocore_await_iternext;
-    if (tp->tp_as_async != NULL)
+    if (tp->tp_as_async != NULL) {
+        tp->tp_as_async->am_await = gocore_await_self;
         tp->tp_as_async->am_send = gocore_await_send;
+    }
     PyType_Modified(tp);
     return 0;
 }
