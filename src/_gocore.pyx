@@ -4,13 +4,33 @@
 sync primitives built on it.  Import the public names from ``gocore``.
 
 Each concept lives in its own file beside this one; this file only stitches
-them together in dependency order.
-"""
-from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
+them together.  Layout: first the declarations (C externs, structs,
+constants, forward class declarations and the module's C state), then the
+bodies.
 
+Why declaration .pxi files rather than a .pxd: a ``_gocore.pxd`` would turn
+every cdef function it declares into an exported C-API entry, require every
+``inline`` helper (the fast paths) to have its body in the .pxd, and force
+each class's attributes out of its own file; the subsystems here share one
+module, so textual declarations give the same single place to read each
+surface without those costs.  Cython resolves module-level cdef functions
+and classes over the whole module, so with the types declared first the
+order of the bodies below does not matter (each *_decls.pxi lists its
+subsystem's functions by file).
+"""
+
+# ---- declarations ----
 include "core_decls.pxi"
-include "deadline.pxi"
-include "waiter_task.pxi"
+include "sema_decls.pxi"
+include "chan_decls.pxi"
+include "goroutine_decls.pxi"
+include "hooks.pxi"
+include "errors.pxi"
+include "typeslots.pxi"
+include "timeout.pxi"
+include "waiter_task.pxi"         # the task sleeper kind (with the twins' constants)
+
+# ---- bodies (any order) ----
 include "sema.pxi"
 include "atomic.pxi"
 include "mutex.pxi"
@@ -20,10 +40,12 @@ include "cond.pxi"
 include "once.pxi"
 include "semaphore.pxi"
 include "sync_async.pxi"
+include "chan_ring.pxi"
+include "chan_wait.pxi"
+include "chan_locked.pxi"
+include "chan_ops.pxi"
 include "chan.pxi"
 include "select.pxi"
 include "chan_async.pxi"
 include "goroutine.pxi"
-
-import os as _os
-_ncpu = _os.cpu_count() or 1
+include "fork.pxi"

@@ -76,7 +76,7 @@ cdef class AtomicInt:
         return gocore_or(&self._value, as_int64(mask))
 
     def __repr__(self):
-        return f"AtomicInt({gocore_load(&self._value)})"
+        return f"AtomicInt({gocore_load_acquire(&self._value)})"
 
 
 @cython.binding(False)
@@ -111,7 +111,7 @@ cdef class AtomicBool:
         return gocore_cas(&self._value, old, new)
 
     def __repr__(self):
-        return f"AtomicBool({gocore_load(&self._value) != 0})"
+        return f"AtomicBool({gocore_load_acquire(&self._value) != 0})"
 
 
 @cython.binding(False)
@@ -203,10 +203,8 @@ cdef class AtomicRef:
 # The referenced object must be visible to the collector, or an AtomicRef
 # whose object refers back to it (an object holding its own current-config
 # ref, say) would never be freed.  Cython cannot traverse a raw PyObject*
-# field, so the type's tp_traverse and tp_clear are replaced here, reaching the
-# field by its offset (a cast to AtomicRef would touch the refcount of an
-# object the collector is examining).  The collector runs with the GIL held
-# (free-threaded: with the world stopped), so no method is half-way through.
+# field, so the type's tp_traverse and tp_clear are replaced here (see
+# install_gc_slots in typeslots.pxi).
 
 
 cdef Py_ssize_t _ref_offset      # where AtomicRef._obj sits inside the object
@@ -230,12 +228,7 @@ cdef int _atomicref_clear(PyObject* o) noexcept:
     return 0
 
 
-cdef _install_atomicref_gc_hooks():
-    global _ref_offset
-    cdef AtomicRef probe = AtomicRef.__new__(AtomicRef)
-    _ref_offset = <char*>&probe._obj - <char*><PyObject*>probe
-    (<PyTypeObject*>AtomicRef).tp_traverse = <traverseproc>_atomicref_traverse
-    (<PyTypeObject*>AtomicRef).tp_clear = <inquiry>_atomicref_clear
-
-
-_install_atomicref_gc_hooks()
+cdef AtomicRef _ref_probe = AtomicRef.__new__(AtomicRef)
+_ref_offset = install_gc_slots(AtomicRef, _ref_probe, &_ref_probe._obj,
+                               <traverseproc>_atomicref_traverse, <inquiry>_atomicref_clear)
+_ref_probe = None

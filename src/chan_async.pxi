@@ -43,11 +43,6 @@
 from libc.stdlib cimport malloc, free
 from cpython.tuple cimport PyTuple_GET_SIZE as _tuple_size
 
-cdef struct ChanRet:
-    ChanRet* next
-    PyObject* value         # owned
-
-
 # ---- the "returned" queue (every function here runs under the channel's lock) ----
 
 cdef inline bint chan_ret_pop(ChanCore* c, PyObject** out) noexcept nogil:
@@ -63,7 +58,7 @@ cdef inline bint chan_ret_pop(ChanCore* c, PyObject** out) noexcept nogil:
     return True
 
 
-cdef inline bint chan_recv_returned(ChanCore* c, PyObject** out, ChanWaiter** wake) noexcept nogil:
+cdef inline bint chan_recv_returned(ChanCore* c, PyObject** out) noexcept nogil:
     # A receive drains given-back values before the ring or a sender.
     if not chan_ret_pop(c, out):
         return False
@@ -141,12 +136,14 @@ cdef inline void task_sleeper_init(ChanSleeper* sl, object owner) noexcept:
     sl.task = <PyObject*>owner
 
 
-cdef object _chan_finish(int op, int r, PyObject* p):
+cdef object _chan_finish(ChanCore* c, int op, int r, PyObject* p):
     """The result of a finished channel operation (owns `p`)."""
     if op == AOP_SEND:
         if r == R_CLOSED:
             raise ClosedChannelError("send on closed channel")
         return None
+    if r == R_CLOSED:
+        chan_drained(c)              # raises what Chan._close_with left, if anything
     if op == AOP_RECV_OK:
         return (gocore_steal(p), True) if r == R_OK else (None, False)
     if r == R_OK:
@@ -192,60 +189,37 @@ cdef class _ChanAwait(TaskWait):
             if self._op != AOP_SEND and self._w.result == R_OK:
                 p = self._w.value
                 self._w.value = NULL
-                return _chan_finish(self._op, R_OK, p)
+                return _chan_finish(&self._ch._c, self._op, R_OK, p)
             if self._op == AOP_SEND and self._w.result != R_OK:
                 Py_XDECREF(self._w.value)
                 self._w.value = NULL
-            return _chan_finish(self._op, self._w.result, NULL)
+            return _chan_finish(&self._ch._c, self._op, self._w.result, NULL)
         raise RuntimeError("cannot reuse an already awaited channel operation")
 
     cdef object _start_recv(self):
-        cdef ChanCore* c = &self._ch._c
-        cdef ChanWaiter* wake = NULL
         cdef PyObject* p = NULL
         cdef int r
         self._phase = PH_DONE
         if self._ch._nil:
             return self._queue_nil()
-        if c.cap > 0:
-            r = ring_pop(c, &p, False)
-            if r == R_OK:
-                if gocore_load_seq(&c.waiters):
-                    chan_kick(c)
-                return _chan_finish(self._op, R_OK, p)
-            if r == R_CLOSED:
-                return _chan_finish(self._op, R_CLOSED, NULL)
-        gocore_spin_lock(&c.lock)
-        r = chan_recv_locked(c, &p, &wake)
-        gocore_spin_unlock(&c.lock)
-        chan_wake_all(wake, NULL)
+        r = chan_poll(&self._ch._c, &p)
         if r != R_BLOCK:
-            return _chan_finish(self._op, r, p)
+            return _chan_finish(&self._ch._c, self._op, r, p)
         return self._queue(NULL)
 
     cdef object _start_send(self):
-        cdef ChanCore* c = &self._ch._c
-        cdef ChanWaiter* wake = NULL
         cdef PyObject* pv = <PyObject*>self._v
-        cdef int r = R_DIVERT
+        cdef int r
         self._phase = PH_DONE
         if self._ch._nil:
             return self._queue_nil()
         Py_INCREF(self._v)               # the reference that travels to the receiver
-        if c.cap > 0:
-            r = ring_push(c, pv, False)
-            if r == R_OK and gocore_load_seq(&c.waiters):
-                chan_kick(c)
-        if r == R_DIVERT or c.cap == 0:
-            gocore_spin_lock(&c.lock)
-            r = chan_send_locked(c, pv, &wake)
-            gocore_spin_unlock(&c.lock)
-            chan_wake_all(wake, NULL)
+        r = chan_offer(&self._ch._c, pv)
         if r == R_BLOCK:
             return self._queue(pv)
         if r != R_OK:
             Py_DECREF(self._v)
-        return _chan_finish(AOP_SEND, r, NULL)
+        return _chan_finish(&self._ch._c, AOP_SEND, r, NULL)
 
     cdef object _queue(self, PyObject* pv):
         """Nothing could complete at once: arm, try once more under the lock,
@@ -272,7 +246,7 @@ cdef class _ChanAwait(TaskWait):
             chan_enqueue_locked(c, &self._w)
             if c.cap > 0:
                 chan_settle(c, &wake)        # the re-check after raising the flag
-            if gocore_load(&self._sl.state):
+            if gocore_load_acquire(&self._sl.state):
                 r = self._w.result           # completed by our own re-check
                 p = self._w.value
                 self._w.value = NULL
@@ -287,8 +261,8 @@ cdef class _ChanAwait(TaskWait):
         if is_send:
             if r != R_OK:
                 Py_DECREF(self._v)
-            return _chan_finish(AOP_SEND, r, NULL)
-        return _chan_finish(self._op, r, p)
+            return _chan_finish(&self._ch._c, AOP_SEND, r, NULL)
+        return _chan_finish(&self._ch._c, self._op, r, p)
 
     cdef object _queue_nil(self):
         # nilchan: nothing ever completes; only cancellation ends the wait.
@@ -414,8 +388,8 @@ cdef class _SelectAwait(TaskWait):
             self.disarm()
             sel_drop_values(&self._sw)
             i = self._sw.recs[hit].case_index
-            return _sel_result(i, self._cs[i].kind, r, out)
-        if gocore_load(&self._sl.state):
+            return _sel_result(i, &self._cs[i], r, out)
+        if gocore_load_acquire(&self._sl.state):
             self.disarm()                # completed by our own re-check
             res = sel_fired_result(&self._sw, self._cs, &self._sl)
             sel_drop_values(&self._sw)

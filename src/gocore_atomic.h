@@ -5,8 +5,10 @@
  * table and the channels rely on store->load ordering between two different
  * words (a Dekker-style "I published, now I look for you" handshake), which
  * acquire/release alone does not give.  Plain loads come in two strengths:
- * gocore_load (acquire) for reading a word whose writer published with a RMW,
+ * gocore_load_acquire (acquire) for reading a word whose writer published with a RMW,
  * gocore_load_seq where the load is the second half of such a handshake.
+ * Unmarked names (gocore_store, gocore_add, gocore_cas...) are seq_cst: a
+ * weaker order is always spelled out in the name.
  */
 #ifndef GOCORE_ATOMIC_H
 #define GOCORE_ATOMIC_H
@@ -18,10 +20,10 @@
 #include <intrin.h>
 #include <windows.h>
 
-static __forceinline int64_t gocore_load(int64_t *p) {
+static __forceinline int64_t gocore_load_acquire(int64_t *p) {
     return InterlockedOr64((volatile LONG64 *)p, 0);
 }
-#define gocore_load_seq gocore_load
+#define gocore_load_seq gocore_load_acquire
 #define gocore_load_relaxed(p) (*(volatile int64_t *)(p))
 static __forceinline void gocore_store(int64_t *p, int64_t v) {
     InterlockedExchange64((volatile LONG64 *)p, v);
@@ -42,7 +44,7 @@ static __forceinline void gocore_cpu_relax(void) { YieldProcessor(); }
 
 #else
 /* ---- GCC / Clang: __atomic builtins (two's-complement wrap-around is defined) ---- */
-static inline int64_t gocore_load(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline int64_t gocore_load_acquire(int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline int64_t gocore_load_seq(int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 static inline int64_t gocore_load_relaxed(int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void gocore_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }

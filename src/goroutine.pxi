@@ -1,89 +1,4 @@
-# ---- go(): the goroutine scheduler ----
-#
-# A cached pool of worker threads fed by a run queue in the core.
-#
-#   run queue   FIFO of RunNode (fn, args, kwargs as owned references), guarded
-#               by _rq_lock; _rq_len mirrors its length for lock-free peeks.
-#   idle stack  LIFO of GoWorker records (each on its worker's C stack) for the
-#               workers parked waiting for work; the most recently idle, and
-#               so the warmest, is woken first.  Guarded by _idle_lock.
-#
-# The starvation trap: a goroutine may block where the core cannot see it
-# (time.sleep, I/O, a threading.Lock, or waiting for a goroutine spawned
-# after it).  So no queued goroutine may ever wait for a *busy* worker to
-# finish.  The scheduler keeps this exact with one counter:
-#
-#   _navail = (workers not running a goroutine)
-#             - (goroutines reserved a worker but not yet taken off the queue)
-#
-# A spawn first reserves a worker (CAS _navail from v > 0 to v - 1) and only
-# then queues the goroutine; with nothing to reserve it starts a new thread
-# and hands it the goroutine directly.  A worker adds 1 when it finishes a
-# goroutine; taking one off the queue changes nothing (one free worker and one
-# reservation disappear together); a worker may retire only by taking a unit
-# (CAS from v > 0).  So _navail >= 0 always: every queued goroutine is matched
-# by a worker that is not running user code, and which will look at the queue
-# before it sleeps.  Reservations are not tied to particular workers, so a
-# worker that has just finished may take the next queued goroutine at once
-# (batching, no sleep/wake per goroutine); the worker that was woken for it
-# then finds the queue empty and goes back to sleep.
-#
-# Wake-ups (Go's "spinning M" rule): _nspinning counts workers woken from the
-# idle stack that have not yet either taken a goroutine or gone back on the
-# stack.  A spawn wakes an idle worker only when nobody is spinning, and a
-# worker that takes a goroutine while more are queued wakes the next one
-# before it runs user code, so wake-ups cascade instead of costing every
-# spawn a syscall.  Lost wake-up argument (every step below is seq_cst):
-#   spawner:  push to queue;          then read _nspinning, wake if 0
-#   worker:   push self on the stack; then _nspinning -= 1 if spinning;
-#             then re-read _rq_len before sleeping
-#   spinner:  take from the queue;    then _nspinning -= 1; then re-read
-#             _rq_len and wake if more are queued and nobody spins.
-# If a spawner saw _nspinning > 0, the spinner's decrement comes later and so
-# does its re-read, which sees the goroutine.  If it saw 0, it locks the idle
-# stack: a worker already on it is woken; one not yet on it re-reads the queue
-# after pushing itself.  A worker that finds work after pushing itself removes
-# itself, or, if a waker already popped it, collects that wake-up first (the
-# waker touches the record until its sema_release).
-
-import _thread
-import os as _goroutine_os
-from cpython.mem cimport PyMem_RawMalloc, PyMem_RawFree
-
-
-cdef struct RunNode:
-    PyObject* fn           # owned references, moved by pointer through the queue
-    PyObject* args         # a tuple
-    PyObject* kwargs       # a dict, or NULL for no keyword arguments
-    RunNode* next          # guarded by _rq_lock
-
-
-cdef struct GoWorker:
-    int64_t sema           # the idle worker sleeps on this word; a waker releases it
-    GoWorker* prev         # idle-stack links, guarded by _idle_lock
-    GoWorker* next
-    bint on_stack          # guarded by _idle_lock; cleared by whoever unlinks
-
-
-cdef int64_t _rq_lock = 0
-cdef RunNode* _rq_head = NULL       # guarded by _rq_lock
-cdef RunNode* _rq_tail = NULL       # guarded by _rq_lock
-cdef int64_t _rq_len = 0            # written under _rq_lock, read lock-free
-
-cdef int64_t _idle_lock = 0
-cdef GoWorker* _idle_top = NULL     # guarded by _idle_lock
-
-cdef int64_t _navail = 0            # see the invariant above
-cdef int64_t _nspinning = 0         # woken workers still looking for work
-cdef int64_t _ngoroutines = 0       # spawned by go() and not yet returned
-cdef int64_t _nworkers = 0          # worker threads alive (or starting)
-
-# An idle worker retires after this long without work.  A few seconds keeps a
-# warm pool across bursts without holding threads forever.
-cdef int64_t _idle_timeout_ns = 5_000_000_000
-
-# Set once by gocore.goroutine before any goroutine can run: dispatch(exc).
-cdef object _panic_dispatch = None
+# ---- go(): the goroutine scheduler, the bodies (see goroutine_decls.pxi) ----
 
 
 # -- run queue --
@@ -283,11 +198,11 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         # Idle for the whole timeout and off the stack: retire unless a
         # reservation is counting on us (then _navail is 0 and we stay).
-        v = gocore_load(&_navail)
+        v = gocore_load_acquire(&_navail)
         while v > 0:
             if gocore_cas(&_navail, v, v - 1):
                 return NULL
-            v = gocore_load(&_navail)
+            v = gocore_load_acquire(&_navail)
 
 
 def _worker_main(fn, args, kwargs):
@@ -318,15 +233,15 @@ cdef int _spawn(object fn, tuple args, object kwargs) except -1:
     gocore_add(&_ngoroutines, 1)
     cdef int attempt
     for attempt in range(2):
-        v = gocore_load(&_navail)
+        v = gocore_load_acquire(&_navail)
         while v > 0:
             if gocore_cas(&_navail, v, v - 1):
                 _rq_push(n)
                 if gocore_load_seq(&_nspinning) == 0:
                     _wake_one()
                 return 0
-            v = gocore_load(&_navail)
-        if attempt == 0 and gocore_load(&_rq_len) > 0:
+            v = gocore_load_acquire(&_navail)
+        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0:
             # Every free worker is reserved for queued goroutines that have
             # not started, typically because this thread has been spawning
             # while holding the GIL.  Give them the CPU (and the GIL) once:
@@ -372,11 +287,6 @@ def go(fn, /, *args, **kwargs):
     _spawn(fn, args, kwargs)
 
 
-def _go_positional(fn, *args):
-    """go() for the core's own callers (WaitGroup.go): fn(*args), no kwargs."""
-    _spawn(fn, args, None)
-
-
 def num_goroutine():
     """The number of goroutines started by ``go()`` that have not returned.
 
@@ -384,23 +294,17 @@ def num_goroutine():
 
         before = gocore.num_goroutine()
     """
-    return gocore_load(&_ngoroutines)
-
-
-def _install_panic_dispatch(fn):
-    """Called once by gocore.goroutine: fn(exc) reports a goroutine's panic."""
-    global _panic_dispatch
-    _panic_dispatch = fn
+    return gocore_load_acquire(&_ngoroutines)
 
 
 def _scheduler_stats():
     """For tests: a snapshot of the scheduler counters (not atomic as a whole)."""
     return {
-        "workers": gocore_load(&_nworkers),
-        "available": gocore_load(&_navail),
-        "spinning": gocore_load(&_nspinning),
-        "queued": gocore_load(&_rq_len),
-        "goroutines": gocore_load(&_ngoroutines),
+        "workers": gocore_load_acquire(&_nworkers),
+        "available": gocore_load_acquire(&_navail),
+        "spinning": gocore_load_acquire(&_nspinning),
+        "queued": gocore_load_acquire(&_rq_len),
+        "goroutines": gocore_load_acquire(&_ngoroutines),
     }
 
 
@@ -413,13 +317,12 @@ def _set_idle_timeout(double seconds):
     return old / 1e9
 
 
-def _reset_after_fork():
+cdef void sched_reset_after_fork() noexcept nogil:
     """In a forked child only the forking thread exists: forget the parent's
     workers and queued goroutines (their records and nodes are leaked, which
-    is safe; freeing them could touch state another thread held mid-update),
-    and the sema table's records of the parent's sleeping threads."""
+    is safe; freeing them could touch state another thread held mid-update).
+    Called from fork.pxi."""
     global _rq_head, _rq_tail, _idle_top
-    sema_reset_after_fork()
     gocore_store(&_rq_lock, 0)
     gocore_store(&_idle_lock, 0)
     _rq_head = _rq_tail = NULL
@@ -429,7 +332,3 @@ def _reset_after_fork():
     gocore_store(&_nspinning, 0)
     gocore_store(&_ngoroutines, 0)
     gocore_store(&_nworkers, 0)
-
-
-if hasattr(_goroutine_os, "register_at_fork"):
-    _goroutine_os.register_at_fork(after_in_child=_reset_after_fork)

@@ -28,7 +28,7 @@ DEF STARVATION_THRESHOLD_NS = 1000000
 DEF SPIN_ROUNDS = 4
 DEF SPIN_PAUSES = 30
 
-cdef int _ncpu = 1   # set at import; spinning only helps with a second CPU
+cdef int _ncpu = _os.cpu_count() or 1    # spinning only helps with a second CPU
 
 
 cdef inline void _spin_pause() noexcept nogil:
@@ -43,7 +43,7 @@ cdef bint _mutex_take_as_woken(int64_t* state, int64_t* sema) noexcept nogil:
     WOKEN so the holder's unlock will wake somebody else.  Never sleeps."""
     cdef int64_t old, new
     while True:
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         if old & MUTEX_STARVING:
             # The unit was a hand-off: ownership is ours.  Same fix-up as the
             # woken-in-starvation path of mutex_lock_slow.
@@ -69,7 +69,7 @@ cdef bint _mutex_abandon(int64_t* state, int64_t* sema) noexcept nogil:
         if sema_try_acquire(sema):
             return _mutex_take_as_woken(state, sema)
         race_window()
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         if (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_STARVING:
             # A starvation-mode unlock is in flight: LOCKED is already clear,
             # its hand-off unit is not yet taken (maybe not yet released), and
@@ -117,7 +117,7 @@ cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noe
     """The top of Go's lockSlow loop, up to its sleep.  True: the mutex is
     ours.  False: we are counted as a waiter and must now take a unit of
     *sema (queueing with ls.lifo), then call mutex_lock_woken."""
-    cdef int64_t old = gocore_load(state)
+    cdef int64_t old = gocore_load_acquire(state)
     cdef int64_t new
     while True:
         # Spin only in normal mode while the mutex is held: a holder running
@@ -131,7 +131,7 @@ cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noe
                 ls.awoke = True
             _spin_pause()
             ls.spins += 1
-            old = gocore_load(state)
+            old = gocore_load_acquire(state)
             continue
         new = old
         if not (old & MUTEX_STARVING):
@@ -143,7 +143,7 @@ cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noe
         if ls.awoke:
             new &= ~MUTEX_WOKEN           # we were the woken one; let unlock wake again
         if not gocore_cas(state, old, new):
-            old = gocore_load(state)
+            old = gocore_load_acquire(state)
             continue
         if not (old & (MUTEX_LOCKED | MUTEX_STARVING)):
             return True                    # took the free mutex with our CAS
@@ -161,7 +161,7 @@ cdef bint mutex_lock_woken(int64_t* state, int64_t* sema, MutexLockState* ls) no
     starvation hand-off), else False (compete again: mutex_lock_step)."""
     cdef int64_t old, delta
     ls.starving = ls.starving or gocore_nanotime() - ls.wait_start > STARVATION_THRESHOLD_NS
-    old = gocore_load(state)
+    old = gocore_load_acquire(state)
     if old & MUTEX_STARVING:
         # Hand-off: the mutex is ours, but the state does not say so yet.
         delta = MUTEX_LOCKED - MUTEX_ONE_WAITER
@@ -218,14 +218,14 @@ cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) no
             race_window()
             sema_release(sema, False)
             return
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
 
 
 cdef int mutex_unlock_checked(int64_t* state, int64_t* sema) except -1:
     """Unlock, refusing (without touching the state) if it is not locked."""
     cdef int64_t old
     while True:
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         if not (old & MUTEX_LOCKED):
             raise RuntimeError("unlock of unlocked Mutex")
         if gocore_cas(state, old, old - MUTEX_LOCKED):
@@ -236,7 +236,7 @@ cdef int mutex_unlock_checked(int64_t* state, int64_t* sema) except -1:
 
 
 cdef inline bint mutex_try_lock(int64_t* state) noexcept nogil:
-    cdef int64_t old = gocore_load(state)
+    cdef int64_t old = gocore_load_acquire(state)
     if old & (MUTEX_LOCKED | MUTEX_STARVING):
         return False
     return gocore_cas(state, old, old | MUTEX_LOCKED)
@@ -293,11 +293,12 @@ cdef class Mutex:
 
     def locked(self):
         """True while held (or being handed to a starving waiter)."""
-        return (gocore_load(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
+        return (gocore_load_acquire(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
-    def acquire(self, bint blocking=True, double timeout=-1):
+    def acquire(self, bint blocking=True, timeout=-1):
         """``threading.Lock.acquire``: True once held, False if not in time."""
-        if timeout == -1:
+        cdef double t = lock_timeout_seconds(timeout, blocking)
+        if t == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
                 return True
             if not blocking:
@@ -305,26 +306,22 @@ cdef class Mutex:
             with nogil:
                 mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
             return True
-        if not blocking:
-            raise ValueError("can't specify a timeout for a non-blocking call")
-        if not (timeout >= 0):
-            raise ValueError("timeout value must be a non-negative number")
         if mutex_try_lock(&self._state):
             return True
-        cdef int64_t deadline = deadline_in(timeout)
+        cdef int64_t deadline = deadline_in(t)
         cdef bint got
         with nogil:
             got = mutex_lock_slow(&self._state, &self._sema, deadline)
         return got
 
-    def release(self):
-        """``threading.Lock.release``: unlock; RuntimeError if not locked."""
-        self._unlock()
-
     def alock(self):
         """Awaitable ``lock``: ``await mu.alock()`` waits without blocking the
         event loop (cancellation leaves the mutex not held by the task)."""
         return mutex_await(&self._state, &self._sema, self)
+
+    def release(self):
+        """``threading.Lock.release``: unlock; RuntimeError if not locked."""
+        self._unlock()
 
     @cython.binding(True)
     def __enter__(self):
@@ -353,9 +350,7 @@ cdef class Mutex:
     def _debug_state(self):
         """(state word, sema word): for tests that check a quiescent mutex is
         back to (0, 0), i.e. no waiter count, flag or wake-up unit leaked."""
-        return gocore_load(&self._state), gocore_load(&self._sema)
+        return gocore_load_acquire(&self._state), gocore_load_acquire(&self._sema)
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)

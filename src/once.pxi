@@ -26,7 +26,7 @@ cdef class Once:
 
     def do(self, fn):
         """Call ``fn()`` if no call of ``do`` has done so yet."""
-        if gocore_load(&self._done):
+        if gocore_load_acquire(&self._done):
             return
         self._do_slow(fn)
 
@@ -36,7 +36,7 @@ cdef class Once:
             raise TypeError(f"Once.do needs a callable, not {type(fn).__name__}")
         self._mu._lock()
         try:
-            if not gocore_load(&self._done):
+            if not gocore_load_acquire(&self._done):
                 try:
                     fn()
                 finally:
@@ -47,9 +47,7 @@ cdef class Once:
 
     def done(self):
         """True once a call of ``do`` has returned (or raised)."""
-        return gocore_load(&self._done) != 0
+        return gocore_load_acquire(&self._done) != 0
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)

@@ -85,7 +85,7 @@ cdef class RWMutex:
     cdef inline int _runlock(self) except -1:
         cdef int64_t r
         while True:
-            r = gocore_load(&self._reader_count)
+            r = gocore_load_acquire(&self._reader_count)
             if r == 0 or r == -RW_MAX_READERS:
                 raise RuntimeError("runlock of unlocked RWMutex")
             if gocore_cas(&self._reader_count, r, r - 1):
@@ -98,7 +98,7 @@ cdef class RWMutex:
         """Take a read lock if that needs no waiting; return whether it did."""
         cdef int64_t c
         while True:
-            c = gocore_load(&self._reader_count)
+            c = gocore_load_acquire(&self._reader_count)
             if c < 0:
                 return False
             if gocore_cas(&self._reader_count, c, c + 1):
@@ -148,15 +148,13 @@ cdef class RWMutex:
 
     def _debug_state(self):
         """Every state word, for tests that check a quiescent RWMutex is all zeros."""
-        return (gocore_load(&self._w_state), gocore_load(&self._w_sema),
-                gocore_load(&self._writer_sem), gocore_load(&self._reader_sem),
-                gocore_load(&self._reader_count), gocore_load(&self._reader_wait),
-                gocore_load(&self._writer_held))
+        return (gocore_load_acquire(&self._w_state), gocore_load_acquire(&self._w_sema),
+                gocore_load_acquire(&self._writer_sem), gocore_load_acquire(&self._reader_sem),
+                gocore_load_acquire(&self._reader_count), gocore_load_acquire(&self._reader_wait),
+                gocore_load_acquire(&self._writer_held))
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)
 
 
 @cython.binding(False)

@@ -10,7 +10,7 @@
 # overlapping channel sets cannot deadlock), polls again under the locks,
 # and if still nothing is ready queues one ChanWaiter per case, all sharing
 # one ChanSleeper, then runs chan_settle on each buffered channel: that is
-# the re-check after raising the waiters' flags (see chan.pxi).  It unlocks
+# the re-check after raising the waiters' flags (see chan_decls.pxi).  It unlocks
 # and parks.  The first channel to complete a record claims the sleeper by
 # CAS; every other channel that meets one of its records fails the CAS and
 # drops the record, so the select is woken exactly once.
@@ -151,48 +151,29 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
     raise _bad_case(i, case)
 
 
-cdef object _sel_result(Py_ssize_t i, int kind, int r, PyObject* out):
+cdef object _sel_result(Py_ssize_t i, SelCase* sc, int r, PyObject* out):
     """Turn the outcome of case i into select's return value (owns `out`)."""
-    if kind == CASE_SEND:
+    if sc.kind == CASE_SEND:
         if r == R_CLOSED:
             raise ClosedChannelError("send on closed channel")
         return (i, None)
-    if kind == CASE_RECV:
+    if r == R_CLOSED:
+        chan_drained(sc.core)        # raises a Chan._close_with exception
+    if sc.kind == CASE_RECV:
         return (i, gocore_steal(out) if r == R_OK else None)
     return (i, (gocore_steal(out), True) if r == R_OK else (None, False))
 
 
 cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
     """Pass 1: the non-blocking attempt at one case: R_OK, R_CLOSED or R_BLOCK."""
-    cdef ChanCore* c = sc.core
-    cdef ChanWaiter* wake = NULL
     cdef int r
     if sc.kind == CASE_SEND:
         Py_XINCREF(sc.value)
-        r = R_DIVERT
-        if c.cap > 0:
-            r = ring_push(c, sc.value, False)
-            if r == R_OK and gocore_load_seq(&c.waiters):
-                chan_kick(c)
-        if r == R_DIVERT:
-            gocore_spin_lock(&c.lock)
-            r = chan_send_locked(c, sc.value, &wake)
-            gocore_spin_unlock(&c.lock)
-            chan_wake_all(wake, NULL)
+        r = chan_offer(sc.core, sc.value)
         if r != R_OK:
             Py_XDECREF(sc.value)
         return r
-    r = R_DIVERT
-    if c.cap > 0:
-        r = ring_pop(c, out, False)
-        if r == R_OK and gocore_load_seq(&c.waiters):
-            chan_kick(c)
-    if r == R_DIVERT:
-        gocore_spin_lock(&c.lock)
-        r = chan_recv_locked(c, out, &wake)
-        gocore_spin_unlock(&c.lock)
-        chan_wake_all(wake, NULL)
-    return r
+    return chan_poll(sc.core, out)
 
 
 cdef struct SelWait:
@@ -280,7 +261,7 @@ cdef object sel_fired_result(SelWait* sw, SelCase* cs, ChanSleeper* sl):
     if not fired.is_send:
         out = fired.value                        # the received value is now ours
         fired.value = NULL
-    return _sel_result(i, cs[i].kind, fired.result, out)
+    return _sel_result(i, &cs[i], fired.result, out)
 
 
 cdef void sel_drop_values(SelWait* sw) noexcept:
@@ -316,11 +297,11 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
     try:
         sel_records(&sw, cs, order, m, &sl)
         hit = sel_poll_or_queue(&sw, _may_block(deadline), &r, &out, &wake, &enqueued)
-        claimed = enqueued and gocore_load(&sl.state) != 0
+        claimed = enqueued and gocore_load_acquire(&sl.state) != 0
         chan_wake_all(wake, &sl)
         if hit >= 0:
             i = sw.recs[hit].case_index
-            return _sel_result(i, cs[i].kind, r, out)
+            return _sel_result(i, &cs[i], r, out)
         if not enqueued:
             raise TimeoutError("select timed out")   # the deadline had passed already
         if not claimed and chan_park(&sl, sw.recs, sw.nrec, deadline) == PARK_TIMEOUT:
@@ -367,7 +348,7 @@ cdef object sel_poll(SelCase* cs, Py_ssize_t* order, Py_ssize_t m):
             continue
         r = _sel_try(&cs[i], &out)
         if r != R_BLOCK:
-            return _sel_result(i, cs[i].kind, r, out)
+            return _sel_result(i, &cs[i], r, out)
     return None
 
 

@@ -10,16 +10,6 @@ cimport cython
 
 from collections import deque as _deque
 
-cdef object _ctx_on_done = None   # set by gocore.context: (ctx, callback) -> stop()
-
-
-def _install_ctx_hook(fn):
-    """Called once by the Python layer: fn(ctx, cb) runs cb() synchronously
-    when ctx is done and returns a stop() that unregisters cb."""
-    global _ctx_on_done
-    _ctx_on_done = fn
-
-
 cdef inline int64_t _weight(object n) except? -1:
     cdef int64_t weight = as_int64(n)
     if weight < 0:
@@ -276,6 +266,4 @@ cdef class Semaphore:
             self._mu._unlock()
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)

@@ -17,19 +17,10 @@ cdef extern from *:
 
 cimport cython
 
-cdef object _go_impl = None     # set by gocore.goroutine: go(fn, *args, **kwargs)
-
-
-def _install_go(fn):
-    """Called once by the Python layer so WaitGroup.go can spawn goroutines."""
-    global _go_impl
-    _go_impl = fn
-
-
 cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
     cdef int64_t old
     while True:
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         if (old >> 32) == 0:
             return True
         if gocore_cas(state, old, old + 1):
@@ -43,7 +34,7 @@ cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexce
         if sema_try_acquire(sema):
             return True
         race_window()
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         if (old >> 32) > 0 and (old & WG_WAITER_MASK) > 0:
             if gocore_cas(state, old, old - 1):
                 return False
@@ -59,7 +50,7 @@ cdef int _wg_add_slow(int64_t* state, int64_t* sema, int64_t delta) except -1:
     if delta > WG_COUNTER_MAX or delta < -WG_COUNTER_MAX:
         raise OverflowError(f"WaitGroup delta {delta} is out of range")
     while True:
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         v = (old >> 32) + delta
         w = old & WG_WAITER_MASK
         if v < 0:
@@ -84,7 +75,7 @@ cdef inline int wg_add(int64_t* state, int64_t* sema, int64_t delta) except -1:
     add() and done(); everything else goes to _wg_add_slow."""
     cdef int64_t old, v
     if -WG_COUNTER_MAX <= delta <= WG_COUNTER_MAX:      # keeps v below from overflowing
-        old = gocore_load(state)
+        old = gocore_load_acquire(state)
         v = (old >> 32) + delta
         if (0 < v <= WG_COUNTER_MAX or (v == 0 and (old & WG_WAITER_MASK) == 0)) \
                 and gocore_cas(state, old, old + delta * WG_COUNTER_ONE):
@@ -121,9 +112,11 @@ cdef class WaitGroup:
 
     def wait(self, timeout=None):
         """Block until the counter is zero; False if `timeout` ran out first."""
-        if (gocore_load(&self._state) >> 32) == 0:
+        cdef int64_t deadline = GOCORE_NO_DEADLINE
+        if timeout is not None:
+            deadline = deadline_from_timeout(timeout)    # checked even when done
+        if (gocore_load_acquire(&self._state) >> 32) == 0:
             return True
-        cdef int64_t deadline = deadline_from_timeout(timeout)
         cdef bint ok
         with nogil:
             ok = _wg_wait_nogil(&self._state, &self._sema, deadline)
@@ -133,7 +126,7 @@ cdef class WaitGroup:
         """``await wg``: the awaitable ``wait()`` (no timeout: use asyncio.timeout)."""
         cdef int64_t old
         while True:
-            old = gocore_load(&self._state)
+            old = gocore_load_acquire(&self._state)
             if (old >> 32) == 0:
                 return _DONE
             if gocore_cas(&self._state, old, old + 1):
@@ -148,11 +141,9 @@ cdef class WaitGroup:
         the panic handler."""
         if not callable(fn):
             raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
-        if _go_impl is None:
-            raise RuntimeError("gocore.go is not available")
         self._add(1)
         try:
-            _go_impl(self._run, fn, args, kwargs)
+            _spawn(self._run, (fn, args, kwargs), None)
         except BaseException:
             self._add(-1)
             raise
@@ -168,14 +159,12 @@ cdef class WaitGroup:
             self._add(-1)
 
     def __repr__(self):
-        return f"<gocore.WaitGroup counter={gocore_load(&self._state) >> 32}>"
+        return f"<gocore.WaitGroup counter={gocore_load_acquire(&self._state) >> 32}>"
 
     def _debug_state(self):
         """(counter, waiters, sema word): for tests of the quiescent state."""
-        cdef int64_t s = gocore_load(&self._state)
-        return s >> 32, s & WG_WAITER_MASK, gocore_load(&self._sema)
+        cdef int64_t s = gocore_load_acquire(&self._state)
+        return s >> 32, s & WG_WAITER_MASK, gocore_load_acquire(&self._sema)
 
     def __reduce__(self):
-        # A copy would duplicate wait state (holders, waiter counts, queued
-        # records) that belongs to the original: refuse, as threading.Lock does.
-        raise TypeError(f"cannot pickle or copy {type(self).__name__!r} object")
+        return _refuse_copy(self)

@@ -859,3 +859,161 @@ def test_signal_handler_runs_while_main_thread_blocks(op):
         ch.send(1, timeout=0)
     with pytest.raises(TimeoutError):
         ch.recv(timeout=0)
+
+
+# ---- Chan._close_with: closing with an error for pipelines ----
+
+class _StageFailed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("cap", [0, 1, 3])
+def test_close_with_drains_then_raises_the_same_object(cap):
+    ch = Chan(cap)
+    for i in range(cap):
+        ch.send(i)
+    exc = _StageFailed("upstream")
+    ch._close_with(exc)
+    assert [ch.recv() for _ in range(cap)] == list(range(cap))    # buffered values first
+    for receive in (ch.recv, ch.recv_ok, ch.recv_only().recv, ch.recv_only().recv_ok,
+                    lambda: next(ch), lambda: next(ch.recv_only()), ch._try_recv,
+                    lambda: ch.recv(timeout=0), lambda: ch.recv_ok(timeout=5)):
+        with pytest.raises(_StageFailed) as info:
+            receive()
+        assert info.value is exc
+    with pytest.raises(_StageFailed) as info:
+        for _ in ch:
+            pass
+    assert info.value is exc
+
+
+def test_close_with_select_cases_raise():
+    ch = Chan(2)
+    ch.send("last")
+    exc = _StageFailed()
+    ch._close_with(exc)
+    assert gocore.select(ch.recv) == (0, "last")
+    for case in (ch.recv, ch.recv_ok, ch.recv_only().recv, ch.recv_only().recv_ok):
+        with pytest.raises(_StageFailed) as info:
+            gocore.select(case, gocore.default)
+        assert info.value is exc
+    # A closed case is ready, so it is chosen over one that is not.
+    with pytest.raises(_StageFailed):
+        gocore.select(Chan().recv, ch.recv)
+
+
+def test_close_with_sends_and_closes_raise_closed_channel_error():
+    ch = Chan(1)
+    exc = _StageFailed()
+    ch._close_with(exc)
+    with pytest.raises(ClosedChannelError):
+        ch.send(1)
+    with pytest.raises(ClosedChannelError):
+        ch.send_only().send(1)
+    with pytest.raises(ClosedChannelError):
+        gocore.select((ch.send, 1))
+    with pytest.raises(ClosedChannelError):
+        ch.close()
+    with pytest.raises(ClosedChannelError):
+        ch._close_with(_StageFailed("second"))
+    with pytest.raises(_StageFailed) as info:
+        ch.recv()
+    assert info.value is exc                    # the first close's exception stays
+
+
+def test_close_with_on_a_closed_channel_keeps_plain_close():
+    ch = Chan(1)
+    ch.close()
+    with pytest.raises(ClosedChannelError):
+        ch._close_with(_StageFailed())
+    assert ch.recv_ok() == (None, False)
+
+
+def test_close_with_needs_an_exception_and_leaves_the_channel_open():
+    ch = Chan(1)
+    with pytest.raises(TypeError):
+        ch._close_with("not an exception")
+    with pytest.raises(TypeError):
+        ch._close_with(_StageFailed)            # the class, not an instance
+    ch.send(1)
+    assert ch.recv() == 1
+    with pytest.raises(ClosedChannelError):
+        nilchan._close_with(_StageFailed())
+
+
+@pytest.mark.parametrize("cap", [0, 2])
+def test_close_with_wakes_every_blocked_receiver(cap):
+    ch = Chan(cap)
+    exc = _StageFailed()
+    n = 8
+    raised = []
+    ready = threading.Barrier(n + 1)
+
+    def receiver(i):
+        ready.wait()
+        try:
+            if i % 3 == 0:
+                ch.recv()
+            elif i % 3 == 1:
+                gocore.select(ch.recv_ok, Chan().recv)
+            else:
+                for _ in ch:
+                    pass
+        except _StageFailed as e:
+            raised.append(e)
+
+    threads = [_spawn(receiver, i) for i in range(n)]
+    ready.wait()
+    time.sleep(0.05)                            # most of them are parked by now
+    ch._close_with(exc)
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert len(raised) == n and all(e is exc for e in raised)
+
+
+def test_close_with_nothing_sent_is_lost_under_contention():
+    ch = Chan(4)
+    exc = _StageFailed()
+    sent = []
+    got = []
+    lock = threading.Lock()
+
+    def producer(base):
+        for i in range(2000):
+            try:
+                ch.send(base + i)
+            except ClosedChannelError:
+                return
+            with lock:
+                sent.append(base + i)
+
+    def consumer():
+        try:
+            for v in ch:
+                with lock:
+                    got.append(v)
+        except _StageFailed as e:
+            assert e is exc
+            return
+        raise AssertionError("iteration ended without the close exception")
+
+    producers = [_spawn(producer, k * 10000) for k in range(3)]
+    consumers = [_spawn(consumer) for _ in range(3)]
+    time.sleep(0.02)
+    ch._close_with(exc)
+    for t in producers + consumers:
+        t.join(30)
+        assert not t.is_alive()
+    assert sorted(got) == sorted(sent)         # every successful send received once
+
+
+def test_close_with_exception_cycle_is_collected():
+    ch = Chan(1)
+    exc = _StageFailed()
+    exc.channel = ch                            # channel -> exception -> channel
+    ch._close_with(exc)
+    ref = weakref.ref(ch)
+    del ch, exc
+    gc.collect()
+    assert ref() is None

@@ -29,7 +29,13 @@ from gocore._gocore import (
     nilchan,
     select,
 )
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore.errors import (
+    BreakerOpenError,
+    Canceled,
+    ClosedChannelError,
+    DeadlineExceeded,
+    DeadlockError,
+)
 from gocore.goroutine import go, num_goroutine, set_panic_handler
 from gocore.context import (
     Context,
@@ -57,6 +63,8 @@ __all__ = [
     "ClosedChannelError",
     "Canceled",
     "DeadlineExceeded",
+    "BreakerOpenError",
+    "DeadlockError",
     # goroutines
     "go",
     "set_panic_handler",

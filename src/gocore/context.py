@@ -30,7 +30,7 @@ from time import monotonic
 from typing import Any, Callable, Optional, Tuple
 
 from gocore import _gocore
-from gocore._gocore import Mutex as _Lock
+from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
 from gocore.errors import Canceled, DeadlineExceeded
 from gocore.goroutine import go
 
@@ -66,12 +66,6 @@ def _new_canceled() -> Canceled:
 _CANCEL_KEY = object()
 
 
-def _chan_types():
-    """Chan and nilchan from the core (imported late: the channel core may be
-    built after this module is first imported in a partial checkout)."""
-    return _gocore.Chan, _gocore.nilchan
-
-
 _closed_chan = None
 
 
@@ -81,8 +75,7 @@ def _closed():
     global _closed_chan
     ch = _closed_chan
     if ch is None:
-        Chan, _ = _chan_types()
-        ch = Chan()
+        ch = _Chan()
         ch.close()
         _closed_chan = ch
     return ch
@@ -130,7 +123,7 @@ class _NeverDone(Context):
         return None
 
     def done(self):
-        return _chan_types()[1]         # nilchan: never ready, as Go's nil channel
+        return _nilchan                 # nilchan: never ready, as Go's nil channel
 
     def err(self) -> None:
         return None
@@ -199,7 +192,7 @@ class _CancelCtx(Context):
         with self._mu:
             d = self._done
             if d is None:
-                d = self._done = _closed() if self._err is not None else _chan_types()[0]()
+                d = self._done = _closed() if self._err is not None else _Chan()
             return d
 
     def err(self) -> Optional[BaseException]:
@@ -449,7 +442,7 @@ def _owner_of(parent: Any):
             return None
         break
     done = ctx.done()
-    if done is None or done is _chan_types()[1]:
+    if done is None or done is _nilchan:
         return None
     node = ctx.value(_CANCEL_KEY)
     # A wrapper whose done() is its inner node's channel can be treated as
@@ -598,12 +591,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         finally:
             cancel()
     """
-    if seconds is None or isinstance(seconds, bool):
-        raise TypeError("timeout must be a number of seconds")
-    try:
-        when = monotonic() + seconds
-    except TypeError:
-        raise TypeError(f"timeout must be a number of seconds, not {type(seconds).__name__}") from None
+    when = monotonic() + _gocore._duration_seconds(seconds, "timeout")
     return _with_deadline(parent, when, None)
 
 

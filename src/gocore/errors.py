@@ -1,28 +1,14 @@
-"""gocore's exception types (API.md, "Errors")."""
+"""gocore's exception types (API.md, "Errors").
 
+They are defined in the compiled core (``src/errors.pxi``), which raises them
+without importing this package; this module is their public home.
+"""
+from gocore._gocore import (
+    BreakerOpenError,
+    Canceled,
+    ClosedChannelError,
+    DeadlineExceeded,
+    DeadlockError,
+)
 
-class ClosedChannelError(RuntimeError):
-    """Send on a closed channel, or close of a closed channel.
-
-    Example::
-
-        ch = gocore.Chan(1); ch.close()
-        try:
-            ch.send(1)
-        except gocore.ClosedChannelError:
-            ...
-    """
-
-
-class Canceled(Exception):
-    """What ``ctx.err()`` returns once a context was cancelled (Go's ``context.Canceled``)."""
-
-    def __init__(self, msg: str = "context canceled") -> None:
-        super().__init__(msg)
-
-
-class DeadlineExceeded(TimeoutError):
-    """What ``ctx.err()`` returns once a context's deadline passed (Go's ``context.DeadlineExceeded``)."""
-
-    def __init__(self, msg: str = "context deadline exceeded") -> None:
-        super().__init__(msg)
+__all__ = ["ClosedChannelError", "Canceled", "DeadlineExceeded", "BreakerOpenError", "DeadlockError"]

@@ -59,4 +59,3 @@ def set_panic_handler(fn: Optional[PanicHandler]) -> Optional[PanicHandler]:
 
 
 _gocore._install_panic_dispatch(_dispatch)
-_gocore._install_go(_gocore._go_positional)

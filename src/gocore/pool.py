@@ -19,7 +19,7 @@ import contextlib
 from time import monotonic
 from typing import Any, Callable, Deque, Generic, Iterator, List, Optional, Tuple, TypeVar, cast
 
-from gocore._gocore import Cond, Mutex
+from gocore._gocore import Cond, Mutex, _timeout_seconds
 
 __all__ = ["Pool"]
 
@@ -141,12 +141,8 @@ class Pool(Generic[T]):
         """An idle object, a new one (while under the limit), or the next one
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
         RuntimeError if the pool is closed."""
-        if timeout is not None:
-            if not (timeout >= 0):
-                raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
-            deadline = monotonic() + timeout
-        else:
-            deadline = None
+        seconds = _timeout_seconds(timeout)
+        deadline = None if seconds is None else monotonic() + seconds
         mu = self._mu
         while True:
             mu.lock()

@@ -37,7 +37,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Callable, Optional, Union
 
-from gocore._gocore import Chan, Cond, Mutex
+from gocore._gocore import Chan, Cond, Mutex, _duration_seconds, go
 
 __all__ = ["after", "Timer", "after_func", "Ticker"]
 
@@ -49,20 +49,9 @@ _COMPACT_MIN_DEAD = 64
 
 
 def _seconds(d: Seconds, what: str = "duration") -> float:
-    """A duration in seconds as a float; +/-inf for durations beyond a float."""
-    if isinstance(d, timedelta):
-        return d.total_seconds()
-    if isinstance(d, (str, bytes, bytearray)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(d).__name__}")
-    try:
-        s = float(d)
-    except OverflowError:                  # an int too large for a float
-        return math.inf if d > 0 else -math.inf
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a number of seconds, not {type(d).__name__}") from None
-    if s != s:
-        raise ValueError(f"{what} must not be NaN")
-    return s
+    """A duration in seconds as a float (the library's one rule, in
+    timeout.pxi); +/-inf for durations beyond a float."""
+    return _duration_seconds(d, what)
 
 
 class _Entry:
@@ -178,20 +167,9 @@ def _schedule(when: float, callback: Callable[[], object]) -> _Entry:
     return _queue.schedule(when, callback)
 
 
-_go: Optional[Callable[..., None]] = None
-
-
 def _spawn(fn: Callable[[], object]) -> None:
-    """Run fn in a goroutine (gocore.goroutine when available, else a daemon thread)."""
-    global _go
-    if _go is None:
-        try:
-            from gocore.goroutine import go as _go_impl
-        except ImportError:
-            def _go_impl(f: Callable[[], object]) -> None:
-                threading.Thread(target=f, name="gocore-after-func", daemon=True).start()
-        _go = _go_impl
-    _go(fn)
+    """Run fn in a goroutine (after_func's callback)."""
+    go(fn)
 
 
 class Timer:

@@ -1,0 +1,162 @@
+# ---- Chan: waiter records, claiming, waking and parking ----
+#
+# The queue helpers run under the channel's lock; chan_wake_all, chan_park and
+# chan_withdraw run without any (see "Waiters and select" in chan_decls.pxi).
+
+cdef inline void _queue_append(WaitQueue* q, ChanWaiter* w) noexcept nogil:
+    w.next = NULL
+    w.prev = q.tail
+    if q.tail != NULL:
+        q.tail.next = w
+    else:
+        q.head = w
+    q.tail = w
+    w.queued = True
+
+
+cdef inline void _queue_unlink(WaitQueue* q, ChanWaiter* w) noexcept nogil:
+    if w.prev != NULL:
+        w.prev.next = w.next
+    else:
+        q.head = w.next
+    if w.next != NULL:
+        w.next.prev = w.prev
+    else:
+        q.tail = w.prev
+    w.prev = w.next = NULL
+    w.queued = False
+
+
+cdef inline ChanWaiter* _claim_first(WaitQueue* q) noexcept nogil:
+    """Dequeue the first waiter whose sleeper we manage to claim.  Records of
+    sleepers already claimed elsewhere (a select that fired on another
+    channel, a timed-out waiter) are dropped on the way."""
+    cdef ChanWaiter* w
+    while q.head != NULL:
+        w = q.head
+        _queue_unlink(q, w)
+        if gocore_cas(&w.sleeper.state, 0, 1):
+            return w
+    return NULL
+
+
+cdef inline void _complete(ChanWaiter* w, int result, ChanWaiter** wake) noexcept nogil:
+    # The claimer's writes; the unpark (after the lock is released) publishes them.
+    w.result = result
+    w.sleeper.fired = w
+    w.next = wake[0]
+    wake[0] = w
+
+
+cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
+    """Unpark every completed record in the wake list (call without any
+    channel lock).  `skip`: the caller's own sleeper, completed by its own
+    re-check, which is awake already."""
+    cdef ChanWaiter* nxt
+    cdef ChanSleeper* s
+    cdef ChanWaiter* tasks = NULL
+    while w != NULL:
+        nxt = w.next                 # read first: after the unpark w may vanish
+        s = w.sleeper
+        if s != skip:
+            if s.task != NULL:
+                w.next = tasks       # a task's record: woken below, in one batch
+                tasks = w
+            else:
+                gocore_unpark(&s.parker)
+        w = nxt
+    if tasks != NULL:
+        chan_wake_tasks(tasks)
+
+
+
+cdef void chan_withdraw(ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
+    """Take records off their queues (the sleeper is claimed: nothing can
+    complete them any more).  One channel lock at a time suffices."""
+    cdef Py_ssize_t i
+    cdef ChanWaiter* w
+    cdef ChanCore* c
+    for i in range(n):
+        w = &recs[i]
+        c = <ChanCore*>w.chan
+        if c == NULL:
+            continue
+        gocore_spin_lock(&c.lock)
+        if w.queued:
+            _queue_unlink(&c.sendq if w.is_send else &c.recvq, w)
+            _update_flags(c)
+        gocore_spin_unlock(&c.lock)
+
+
+cdef inline void chan_waiter_init(ChanWaiter* w, ChanSleeper* sl, bint is_send,
+                                  PyObject* value, Py_ssize_t case_index) noexcept nogil:
+    w.prev = w.next = NULL
+    w.sleeper = sl
+    w.chan = NULL
+    w.value = value
+    w.case_index = case_index
+    w.result = R_BLOCK
+    w.is_send = is_send
+    w.queued = False
+
+
+cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
+    sl.state = 0
+    sl.fired = NULL
+    sl.task = NULL
+    gocore_parker_init(&sl.parker)
+
+
+cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
+    """Sleep (GIL released) until a waker completes one of `recs`, or the
+    deadline passes.  PARK_WOKE: sl.fired is set; PARK_TIMEOUT: the records
+    are withdrawn and nothing completed.  In the main thread a signal
+    handler that raises (KeyboardInterrupt) withdraws the records and
+    propagates; if a completion won the race it is kept (its value dropped).
+    """
+    cdef bint main = PyThread_get_thread_ident() == _main_thread_ident
+    cdef int64_t until
+    cdef bint woke
+    while True:
+        until = deadline
+        if main:
+            until = gocore_nanotime() + SIGNAL_SLICE_NS
+            if deadline < until:
+                until = deadline
+        with nogil:
+            woke = gocore_park(&sl.parker, until)
+        if woke:
+            return PARK_WOKE
+        if until == deadline:
+            if gocore_cas(&sl.state, 0, 1):
+                chan_withdraw(recs, n)
+                return PARK_TIMEOUT
+            # A waker claimed us first and is about to unpark: wait for it,
+            # so it never touches a dead stack frame, then honour its result.
+            with nogil:
+                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+            return PARK_WOKE
+        try:
+            PyErr_CheckSignals()
+        except BaseException:
+            if gocore_cas(&sl.state, 0, 1):
+                chan_withdraw(recs, n)
+            else:
+                with nogil:
+                    gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+            raise
+
+
+cdef inline bint _may_block(int64_t deadline) noexcept nogil:
+    return deadline == GOCORE_NO_DEADLINE or gocore_nanotime() < deadline
+
+
+cdef int chan_block_forever(int64_t deadline, str what) except -1:
+    """nilchan: nothing ever completes; wait for the deadline, then raise."""
+    cdef ChanSleeper sl
+    chan_sleeper_init(&sl)
+    try:
+        chan_park(&sl, NULL, 0, deadline)
+    finally:
+        gocore_parker_destroy(&sl.parker)
+    raise TimeoutError(f"{what} on nil channel timed out")

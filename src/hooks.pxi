@@ -1,0 +1,31 @@
+# ---- the only calls from the core up into the Python layer ----
+#
+# The core never imports gocore.* (the package is half-initialised while the
+# core loads, and a cycle there is fragile).  Where a core type must reach a
+# layer concept, the layer hands in one function at its own import, here and
+# nowhere else:
+#
+#   _panic_dispatch(exc)    the goroutine panic handler (gocore.goroutine owns
+#                           set_panic_handler and its default; the core only
+#                           knows "an exception escaped a goroutine").  Until
+#                           it is installed, a panic prints its traceback.
+#   _ctx_on_done(ctx, cb)   Semaphore.acquire(ctx=): run cb() synchronously
+#                           once ctx is done, return stop().  Contexts are a
+#                           Python-layer type (and users may write their own),
+#                           so only gocore.context knows how to watch one.
+
+cdef object _panic_dispatch = None
+cdef object _ctx_on_done = None
+
+
+def _install_panic_dispatch(fn):
+    """Called once by gocore.goroutine: fn(exc) reports a goroutine's panic."""
+    global _panic_dispatch
+    _panic_dispatch = fn
+
+
+def _install_ctx_hook(fn):
+    """Called once by gocore.context: fn(ctx, cb) runs cb() synchronously
+    when ctx is done and returns a stop() that unregisters cb."""
+    global _ctx_on_done
+    _ctx_on_done = fn
