@@ -8,24 +8,26 @@
 # after its park returns, and, having lost the unit to a newcomer, queues
 # again, as sema_acquire loops.
 #
-# Cancellation.  Two rules, one per kind of primitive:
-#   Mutex (alock, and the writer mutex of RWMutex.alock): the cancelled task
-#   is a waiter whose deadline passed, so it does exactly what a timed-out
-#   thread does: withdraw its record if it is still queued, else take the
-#   unit a releaser already gave it, then finish through mutex_lock_expired
-#   (which gives its waiter count back, or turns a hand-off that raced in
-#   into ownership) -- and if that left it holding the mutex, unlock, which
-#   passes the mutex to the next waiter.  Nothing is held afterwards.
-#   RWMutex's reader and writer semas, WaitGroup: these have no way for a
-#   counted waiter to leave early (a reader counted in _reader_count will be
-#   released for by the writer's unlock; a WaitGroup's zeroing add releases
-#   one unit per counted waiter), so the record stays queued, marked
-#   cancelled; the task leaves at once.  When the unit arrives, the waker
-#   takes it on the task's behalf and runs `then` (runlock, or unlock of the
-#   write lock just obtained): the lock is passed straight on, within the
-#   releaser's own call.  A word `_flag` (CAS 0 -> 1 by the cancelling task,
-#   0 -> 2 by the waker) decides which of the two finishes, so exactly one
-#   does.  A closed loop is handled the same way (abandon()).
+# Cancellation: the record stays queued, marked cancelled, and the task
+# leaves at once; whoever brings the unit finishes on the task's behalf,
+# within its own call, and passes what that gave straight on:
+#   Mutex (alock, and the writer mutex of RWMutex.alock): the rest of Go's
+#   lockSlow runs for the cancelled waiter (_finish_cancelled); once that
+#   holds the mutex it unlocks, which hands it to the next waiter; if it
+#   needs another unit it queues again, still cancelled.  A thread whose
+#   deadline passes withdraws instead (mutex_lock_expired), but that may
+#   wait for a starvation hand-off in flight -- and if the hand-off's
+#   recipient is a task on the same loop, waiting for it there would
+#   deadlock the loop.  Finishing in the waker never waits.
+#   RWMutex's reader and writer semas, WaitGroup: a counted waiter cannot
+#   leave early (a reader counted in _reader_count is released for by the
+#   writer's unlock; a WaitGroup's zeroing add releases one unit per counted
+#   waiter), so the waker takes the unit and runs `then` (runlock, or the
+#   unlock of the write lock just obtained; nothing for a WaitGroup).
+# A word `_flag` (CAS 0 -> 1 by the cancelling task, 0 -> 2 by the waker)
+# decides which of the two finishes, so exactly one does; if the waker won,
+# the task finishes in its throw().  A closed loop is handled the same way
+# (abandon()).  Nothing is held afterwards.
 
 DEF SW_WAITING = 0
 DEF SW_CANCELLED = 1        # the task left; whoever brings the unit finishes for it
@@ -53,19 +55,6 @@ cdef bint sema_task_begin(SemaWaiter* w, int64_t* addr, bint lifo) noexcept nogi
     return False
 
 
-cdef bint sema_task_withdraw(SemaWaiter* w) noexcept nogil:
-    """True: w was still queued and is now withdrawn.  False: a releaser has
-    dequeued it (its ticket is final) and its wake is on the way."""
-    cdef SemaBucket* b = _sema_bucket(w.addr)
-    cdef bint was = False
-    gocore_spin_lock(&b.lock)
-    if w.queued:
-        _sema_unlink(b, w)
-        was = True
-    gocore_spin_unlock(&b.lock)
-    return was
-
-
 cdef inline bint sema_task_take(SemaWaiter* w) noexcept nogil:
     # Woken: by hand-off the unit is ours; otherwise compete for it.
     return w.ticket or sema_try_acquire(w.addr)
@@ -82,6 +71,7 @@ cdef class _MutexAwait(TaskWait):
     cdef int64_t* _sema
     cdef MutexLockState _ls
     cdef SemaWaiter _w
+    cdef int64_t _flag           # SW_*: see the cancellation rule at the top
 
     cdef object _step(self):
         if self._phase == PH_NEW:
@@ -109,6 +99,7 @@ cdef class _MutexAwait(TaskWait):
                     self._leave(False)       # counted as a waiter: give that back
                     raise
                 self._w.task = <PyObject*>self
+                self._flag = SW_WAITING
                 if not sema_task_begin(&self._w, self._sema, self._ls.lifo):
                     self._phase = PH_QUEUED
                     return self.suspend()
@@ -126,16 +117,16 @@ cdef class _MutexAwait(TaskWait):
             mutex_unlock_checked(self._state, self._sema)
         return 0
 
+    cdef int resolve(self) except -1:
+        if gocore_cas(&self._flag, SW_WAITING, SW_WOKEN):
+            return TaskWait.resolve(self)
+        return self._finish_cancelled()
+
     cdef object _throw(self, object typ, object val, object tb):
-        cdef bint got
         if self._phase == PH_QUEUED:
             self._phase = PH_DONE
-            if sema_task_withdraw(&self._w):
-                self.disarm()                # we claimed our own record
-                got = False
-            else:
-                got = sema_task_take(&self._w)
-            self._leave(got)
+            if not gocore_cas(&self._flag, SW_WAITING, SW_CANCELLED):
+                self._finish_cancelled()     # already woken: finish it here
         raise_thrown(typ, val, tb)
 
     cdef int _close(self) except -1:
@@ -149,7 +140,27 @@ cdef class _MutexAwait(TaskWait):
         # The loop is closed: the releaser dequeued us and cannot wake us.
         if self._phase == PH_QUEUED:
             self._phase = PH_DONE
-            self._leave(sema_task_take(&self._w))
+            self._finish_cancelled()
+        return 0
+
+    cdef int _finish_cancelled(self) except -1:
+        """The rest of lockSlow for a waiter nobody awaits any more, never
+        waiting: holding the mutex, unlock it; needing a unit, queue again
+        (still cancelled: the next waker continues here)."""
+        cdef bint got = sema_task_take(&self._w)
+        while True:
+            if got and mutex_lock_woken(self._state, self._sema, &self._ls):
+                break
+            if got and mutex_lock_step(self._state, self._sema, &self._ls):
+                break
+            self._flag = SW_CANCELLED        # counted as a waiter, needing a unit
+            Py_INCREF(self)
+            self._w.task = <PyObject*>self
+            if not sema_task_begin(&self._w, self._sema, self._ls.lifo):
+                return 0
+            Py_DECREF(self)
+            got = True
+        mutex_unlock_checked(self._state, self._sema)
         return 0
 
 
