@@ -28,9 +28,17 @@ TEST_DEPS := \
 OPTIONAL_DEPS := \
 	cereggii \
 	uvloop \
-	janus \
+	aiologic \
 	culsans \
-	aiologic
+	janus \
+	ft-utils \
+	matplotlib \
+	token-bucket \
+	limits \
+	pyrate-limiter \
+	pybreaker \
+	circuitbreaker \
+	"dask[distributed]"
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
@@ -47,8 +55,10 @@ build: $(EXT_STAMP)
 test: build
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
+# The same table `python -m gocore.bench` prints from an installed wheel;
+# BENCH_ARGS passes options through (e.g. BENCH_ARGS="--rows ping --load").
 bench: build
-	$(PY) bench/run.py
+	PYTHONPATH=src $(PY) -m gocore.bench $(BENCH_ARGS)
 
 # The suite against an out-of-tree build (build/NAME), so it never replaces
 # the normal in-place extension: $(call out_of_tree_test,NAME,ENV-ASSIGNMENTS)

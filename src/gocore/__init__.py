@@ -55,6 +55,11 @@ from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
+from gocore.singleflight import Result, SingleFlight
+from gocore.ratelimit import RateLimiter, Reservation
+from gocore.breaker import AdaptiveBreaker, CircuitBreaker, Ticket
+from gocore.mr import finish, for_each, map_reduce
+from gocore.pipeline import fan_in, fan_out, generate, pipe
 
 __version__ = "0.1.0"
 
@@ -111,4 +116,19 @@ __all__ = [
     "AtomicInt",
     "AtomicBool",
     "AtomicRef",
+    # seed patterns
+    "SingleFlight",
+    "Result",
+    "RateLimiter",
+    "Reservation",
+    "CircuitBreaker",
+    "AdaptiveBreaker",
+    "Ticket",
+    "finish",
+    "map_reduce",
+    "for_each",
+    "generate",
+    "fan_out",
+    "fan_in",
+    "pipe",
 ]

@@ -81,11 +81,82 @@ def group_examples() -> list[int]:
         return p.map(lambda x: x * 2, range(10))
 
 
+def executor_examples() -> list[int]:
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(2) as ex:
+        g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+        g.go(abs, -1)
+        g.wait()
+        gocore.ErrGroup(executor=ex).wait()
+        gocore.for_each(lambda emit: emit(1), abs, workers=2, executor=ex)
+        return gocore.WorkerPool(2, executor=ex).map(abs, [-1, 2])
+
+
 def goroutine_examples() -> int:
     gocore.go(print, "spawned")
     previous = gocore.set_panic_handler(None)
     gocore.set_panic_handler(previous)
     return gocore.num_goroutine()
+
+
+def pattern_examples() -> int:
+    sf = gocore.SingleFlight()
+    value: int = sf.do("k", lambda: 1)
+    shared_value, shared = sf.do_shared("k", len, "abc")
+    result = sf.do_chan("k", lambda: 2).recv()
+    if result is not None and result.error is None and result.shared:
+        value += 1
+    sf.forget("k")
+
+    limiter = gocore.RateLimiter(10.0, burst=2)
+    if limiter.allow():
+        limiter.acquire(ctx=gocore.background(), timeout=1.0)
+    r = limiter.reserve()
+    delay: float = r.delay()
+    r.cancel()
+    with limiter:
+        limiter.set_rate(5.0)
+        limiter.set_burst(3)
+    print(limiter.tokens(), delay, shared_value, shared)
+
+    breaker = gocore.CircuitBreaker(failure_threshold=3, reset_timeout=1.0,
+                                    on_state_change=lambda old, new: print(old, new))
+
+    @breaker
+    def fetch(x: int) -> int:
+        return x
+
+    ticket = breaker.allow()
+    ticket.success()
+    state: str = breaker.state
+    adaptive = gocore.AdaptiveBreaker()
+    total: int = adaptive.call(fetch, 1) + breaker.call(fetch, 2)
+    try:
+        adaptive.allow().failure()
+    except gocore.BreakerOpenError:
+        pass
+
+    gocore.finish(lambda: None, lambda ctx: None)
+    got = gocore.map_reduce(lambda emit: emit(1), lambda x, emit, cancel: emit(x),
+                            lambda items, emit, cancel: emit(sum(items)), workers=2)
+    gocore.for_each(lambda emit: emit(1), print, workers=2)
+    squares = gocore.pipe(gocore.generate(range(3)), lambda x: x * x, workers=2)
+    merged = gocore.fan_in(*gocore.fan_out(squares, 2, str))
+    print(state, got, list(merged))
+    return value + total
+
+
+async def async_pattern_examples() -> int:
+    sf = gocore.SingleFlight()
+
+    async def load() -> int:
+        return 1
+    limiter = gocore.RateLimiter(100.0)
+    await limiter.aacquire()
+    async with limiter:
+        pass
+    breaker = gocore.CircuitBreaker()
+    return await sf.ado("k", load) + await breaker.acall(load)
 
 
 async def async_examples() -> int:
