@@ -202,6 +202,11 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
         slice_end = gocore_nanotime() + gocore_load_relaxed(&_signal_slice_ns)
     with nogil:
         got = gocore_park_sliced(&sl.parker, deadline, slice_end)
+        if got == 0:
+            # Past the deadline: running again from here on, as the registry
+            # must say before the GIL is taken back (a test clock's advance()
+            # waits for exactly that, and the re-acquire can take long).
+            rec_unparked(sl.rec)
     if got < 0 and deadline == GOCORE_NO_DEADLINE:
         try:
             report = main_deadlock_report(deadline, gocore_load_acquire(&_main_rec.wait))
