@@ -595,8 +595,8 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
     return _with_deadline(parent, when, None)
 
 
-def with_value(parent: Context, key: Any, val: Any) -> Context:
-    """A child that carries ``key -> val``; ``ctx.value(key)`` searches up the
+def with_value(parent: Context, key: Any, value: Any) -> Context:
+    """A child that carries ``key -> value``; ``ctx.value(key)`` searches up the
     chain.  Keys compare with ``==`` (and must be of the same type, as Go's
     interface comparison); a ``None`` or unhashable key raises TypeError.
 
@@ -612,7 +612,7 @@ def with_value(parent: Context, key: Any, val: Any) -> Context:
         hash(key)
     except TypeError:
         raise TypeError(f"context key must be hashable, not {type(key).__name__}") from None
-    return _ValueCtx(parent, key, val)
+    return _ValueCtx(parent, key, value)
 
 
 def without_cancel(parent: Context) -> Context:
