@@ -37,6 +37,8 @@ def stub_public_names():
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom) and node.module.startswith("gocore"):
+            names.update(alias.asname for alias in node.names if alias.asname == alias.name)
     return {n for n in names if not n.startswith("_")} - {"CancelFunc"}
 
 

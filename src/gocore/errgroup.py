@@ -8,7 +8,8 @@ and when ``wait`` returns.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional, Tuple
+from types import TracebackType
+from typing import Any, Callable, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup
 from gocore.context import Context, with_cancel_cause
@@ -42,7 +43,7 @@ class ErrGroup:
         self._cancel: Optional[Callable[..., None]] = None
         self._lock = threading.Lock()            # guards the first-error record
         self._err: Optional[BaseException] = None
-        self._tb = None                          # the first error's own traceback
+        self._tb: Optional[TracebackType] = None  # the first error's own traceback
 
     @classmethod
     def with_context(cls, parent: Context) -> Tuple["ErrGroup", Context]:
@@ -59,7 +60,8 @@ class ErrGroup:
         g._cancel = cancel
         return g, ctx
 
-    def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> None:
         try:
             fn(*args, **kwargs)
         except BaseException as exc:    # an exception is the goroutine's error
@@ -79,7 +81,8 @@ class ErrGroup:
         if self._cancel is not None:
             self._cancel(exc)
 
-    def _start(self, sem, fn, args, kwargs) -> None:
+    def _start(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:
         self._active.add(1)
         self._wg.add(1)
         try:
@@ -140,7 +143,8 @@ class ErrGroup:
     def __enter__(self) -> "ErrGroup":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             self.wait()
             return False

@@ -28,7 +28,7 @@ def _default_panic_handler(exc: BaseException) -> None:
 # The current handler lives in a one-element list: workers read it without a
 # lock (a list item read is atomic, also on free-threaded builds); writers
 # serialise on _handler_lock so set_panic_handler returns the true previous one.
-_handler: list = [_default_panic_handler]
+_handler: list[PanicHandler] = [_default_panic_handler]
 _handler_lock = threading.Lock()
 
 

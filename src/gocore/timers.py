@@ -144,7 +144,7 @@ class _TimerQueue:
                 except BaseException:
                     print("Exception in a gocore timer callback:", file=sys.stderr)
                     traceback.print_exc()
-            due = callback = None          # hold no references while asleep
+            due = callback = None  # type: ignore[assignment]   # hold no references while asleep
 
     def _after_fork(self) -> None:
         # The parent's timer thread does not exist here and may have held _mu.
@@ -192,7 +192,7 @@ class Timer:
 
     __slots__ = ("c", "_fn", "_mu", "_entry", "_gen", "__weakref__")
 
-    c: Optional[Chan]
+    c: Optional[Chan[float]]
 
     def __init__(self, seconds: Seconds) -> None:
         self._setup(_seconds(seconds), None)
@@ -221,7 +221,7 @@ class Timer:
                 self.c._try_send(time.monotonic())
                 return
             fn = self._fn
-        _spawn(fn)
+        _spawn(fn)  # type: ignore[arg-type]   # c is None only when fn is set
 
     def _stop_locked(self) -> bool:
         pending = False
@@ -251,7 +251,7 @@ class Timer:
         return f"<gocore.Timer {state}>"
 
 
-def after(seconds: Seconds) -> Chan:
+def after(seconds: Seconds) -> Chan[float]:
     """A channel that receives the ``time.monotonic()`` value once, after
     `seconds` (Go's ``time.After``).
 
@@ -297,7 +297,7 @@ class Ticker:
 
     __slots__ = ("c", "_mu", "_entry", "_gen", "_period", "_next", "__weakref__")
 
-    c: Chan
+    c: Chan[float]
 
     def __init__(self, seconds: Seconds) -> None:
         period = self._check(seconds)

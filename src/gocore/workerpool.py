@@ -9,10 +9,11 @@ started by the time it ends are skipped.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, List, Optional, TypeVar
+from types import TracebackType
+from typing import Any, Callable, Iterable, List, Literal, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup
-from gocore.context import Context, cause, with_cancel_cause
+from gocore.context import Context, _CancelCauseFunc, cause, with_cancel_cause
 from gocore.goroutine import go as _go
 
 __all__ = ["WorkerPool"]
@@ -46,10 +47,10 @@ class WorkerPool:
         self._wg = WaitGroup()
         self._lock = threading.Lock()       # guards the first-error record and the ctx swap
         self._err: Optional[BaseException] = None
-        self._tb = None
+        self._tb: Optional[TracebackType] = None
         self._parent = ctx
         self._ctx: Optional[Context] = None
-        self._cancel = None
+        self._cancel: Optional[_CancelCauseFunc] = None
         if ctx is not None:
             self._ctx, self._cancel = with_cancel_cause(ctx)
 
@@ -64,7 +65,7 @@ class WorkerPool:
 
     # -- running tasks --
 
-    def _record(self, exc: BaseException, cancel) -> None:
+    def _record(self, exc: BaseException, cancel: Optional[_CancelCauseFunc]) -> None:
         with self._lock:
             if self._err is not None:
                 return
@@ -73,7 +74,8 @@ class WorkerPool:
         if cancel is not None:
             cancel(exc)
 
-    def _run(self, ctx, cancel, fn, args, kwargs) -> None:
+    def _run(self, ctx: Optional[Context], cancel: Optional[_CancelCauseFunc], fn: Callable[..., Any],
+             args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if ctx is None or ctx.err() is None:     # a task that has not started is skipped
                 fn(*args, **kwargs)
@@ -121,8 +123,9 @@ class WorkerPool:
                     # The parent ended before any task failed.
                     err, tb = ctx.err(), None
                 # A fresh child for the next round (a no-op one if the parent is done).
-                self._cancel(None)
-                self._ctx, self._cancel = with_cancel_cause(self._parent)
+                # (A pool has _ctx exactly when it was given a parent.)
+                self._cancel(None)  # type: ignore[misc]
+                self._ctx, self._cancel = with_cancel_cause(self._parent)  # type: ignore[arg-type]
         if err is not None:
             raise err.with_traceback(tb)
 
@@ -147,7 +150,7 @@ class WorkerPool:
         next_index = cursor.add
         record = self._record
 
-        def drain(ctx, cancel) -> None:
+        def drain(ctx: Optional[Context], cancel: Optional[_CancelCauseFunc]) -> None:
             while True:
                 i = next_index(1)
                 if i >= n or (ctx is not None and ctx.err() is not None):
@@ -165,7 +168,8 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             self.wait()
         else:
