@@ -31,7 +31,8 @@ OPTIONAL_DEPS := \
 	limits \
 	pyrate-limiter \
 	pybreaker \
-	circuitbreaker
+	circuitbreaker \
+	"dask[distributed]"
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip

@@ -34,3 +34,18 @@ def run_threads(n, target, *args, timeout=60.0):
 @pytest.fixture
 def race():
     return run_threads
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-process dask LocalCluster for the whole session (its start-up is
+    the slow part), started only by the tests that ask for it."""
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed on this interpreter")
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -3,7 +3,8 @@
 A group runs functions in goroutines, waits for all of them, and reports the
 first exception any of them raised.  ``with_context`` adds a derived context
 that is cancelled (with that exception as its cause) as soon as one fails,
-and when ``wait`` returns.
+and when ``wait`` returns.  With an executor, the goroutines become
+futures on it (see ``_executor``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from types import TracebackType
 from typing import Any, Callable, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup
-from gocore.context import Context, with_cancel_cause
+from gocore._executor import Dispatcher
+from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import go as _go
 
 __all__ = ["ErrGroup"]
@@ -32,11 +34,34 @@ class ErrGroup:
         with gocore.ErrGroup() as g:      # waits (and raises) on exit
             g.go(step_one)
             g.go(step_two)
+
+        with ProcessPoolExecutor() as ex:        # the same group on other cores
+            g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+            for path in paths:
+                g.go(checksum, path)            # module-level, picklable function
+            g.wait()
+
+    With ``executor=`` (any ``concurrent.futures.Executor``, or a
+    dask.distributed ``Client``) each ``go`` submits a future there instead
+    of starting a goroutine; ``set_limit(n)`` bounds the futures in flight
+    (``go`` waits for one to finish).  The first exception cancels the
+    group's context and ``future.cancel()``s every submitted task that has
+    not started (tasks submitted later are skipped); ``wait()`` raises it
+    with the remote traceback as its ``__cause__``.  A cancelled parent
+    context cancels the pending futures too, and ``wait()`` still follows
+    Go: it raises only a task's exception.  Functions and arguments must be
+    picklable for a process pool or a cluster, and ``go`` raises the
+    pickling error naming the task.  Cancellation cannot stop a task that is
+    already running in another process or on a dask worker (no engine can);
+    a task function that declares a ``ctx`` parameter receives a context
+    whose ``err()`` turns non-None once the group is cancelled, so it can
+    stop early (the group's ``ctx`` passed as an argument, Go's
+    ``g.go(fetch, ctx, url)``, arrives as that same kind of context).
     """
 
-    __slots__ = ("_wg", "_sem", "_active", "_cancel", "_lock", "_err", "_tb")
+    __slots__ = ("_wg", "_sem", "_active", "_cancel", "_lock", "_err", "_tb", "_exec", "_xctx", "_xcancel")
 
-    def __init__(self) -> None:
+    def __init__(self, executor: Any = None) -> None:
         self._wg = WaitGroup()
         self._sem: Optional[Semaphore] = None   # the limit; None = unlimited
         self._active = AtomicInt()               # goroutines started and not finished
@@ -44,9 +69,15 @@ class ErrGroup:
         self._lock = threading.Lock()            # guards the first-error record
         self._err: Optional[BaseException] = None
         self._tb: Optional[TracebackType] = None  # the first error's own traceback
+        self._exec: Optional[Dispatcher] = None
+        self._xctx: Optional[Context] = None     # executor groups: the context of their futures
+        self._xcancel: Optional[Callable[..., None]] = None
+        if executor is not None:
+            self._exec = Dispatcher(executor)
+            self._xctx, self._xcancel = with_cancel_cause(background())
 
     @classmethod
-    def with_context(cls, parent: Context) -> Tuple["ErrGroup", Context]:
+    def with_context(cls, parent: Context, executor: Any = None) -> Tuple["ErrGroup", Context]:
         """A new group and a context derived from `parent` that is cancelled
         the first time a goroutine of the group raises (that exception is then
         ``gocore.cause(ctx)``) or when ``wait()`` returns, whichever is first.
@@ -58,6 +89,13 @@ class ErrGroup:
         ctx, cancel = with_cancel_cause(parent)
         g = cls()
         g._cancel = cancel
+        if executor is not None:
+            # The futures' own child of `parent`: the first error or the
+            # parent's end stops them, but wait() cancelling `ctx` (Go) does
+            # not, so a group reused after a clean wait() still runs tasks.
+            g._exec = Dispatcher(executor)
+            g._exec.visible = ctx
+            g._xctx, g._xcancel = with_cancel_cause(parent)
         return g, ctx
 
     def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
@@ -80,6 +118,8 @@ class ErrGroup:
             self._tb = exc.__traceback__
         if self._cancel is not None:
             self._cancel(exc)
+        if self._xcancel is not None and self._xcancel is not self._cancel:
+            self._xcancel(exc)
 
     def _start(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> None:
@@ -94,25 +134,62 @@ class ErrGroup:
             self._wg.done()
             raise
 
+    def _submit(self, sem: Optional[Semaphore], task: Any) -> None:
+        """The executor twin of ``_start``: the slot and the WaitGroup count
+        are given back by the future's completion (or at once if the task is
+        skipped or could not be submitted)."""
+        self._active.add(1)
+        self._wg.add(1)
+        record = self._record
+
+        def release() -> None:
+            self._active.add(-1)
+            if sem is not None:
+                sem.release()
+            self._wg.done()
+
+        def finished(exc: Optional[BaseException], result: Any, cancelled: bool) -> None:
+            try:
+                if exc is not None:
+                    record(exc)
+            finally:
+                release()
+
+        try:
+            started = self._exec.launch(task, finished)
+        except BaseException:
+            release()
+            raise
+        if not started:
+            release()
+
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine of the group, first
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.go needs a callable, not {type(fn).__name__}")
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
-        self._start(sem, fn, args, kwargs)
+        if task is not None:
+            self._submit(sem, task)
+        else:
+            self._start(sem, fn, args, kwargs)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.try_go needs a callable, not {type(fn).__name__}")
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
-        self._start(sem, fn, args, kwargs)
+        if task is not None:
+            self._submit(sem, task)
+        else:
+            self._start(sem, fn, args, kwargs)
         return True
 
     def set_limit(self, n: int) -> None:

@@ -9,14 +9,18 @@ caller's ctx ends, every other stage stops at its next step; the caller
 then waits for all of them (nothing is left running after return) and
 raises the first error.
 
-The mappers are started by ``_start_mappers`` alone: running them somewhere
-else (an executor) means replacing that one function.
+The mappers are started by ``_start_mappers`` alone.  With ``executor=``
+they stay goroutines, but each one's ``call(item)`` submits the mapper to
+the executor and waits for it (``_executor.remote_mapper``): `workers`
+bounds the futures in flight, and the run's context is the one whose end
+cancels those not started.
 """
 from __future__ import annotations
 
 import inspect
 from typing import Any, Callable, Iterator, Optional
 
+from gocore._executor import Dispatcher, remote_call, remote_mapper
 from gocore._gocore import AtomicInt, Chan, Mutex, WaitGroup, select
 from gocore.context import background, with_cancel
 from gocore.errors import Canceled
@@ -138,7 +142,7 @@ def _start_mappers(run: _Run, source: Chan[Any], call: Callable[[Any], Any], wor
 def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
                mapper: Callable[[Any, Callable[[Any], None], Callable[..., None]], Any],
                reducer: Callable[[Iterator[Any], Callable[[Any], None], Callable[..., None]], Any],
-               *, workers: int = 16, ctx: Any = None) -> Any:
+               *, workers: int = 16, ctx: Any = None, executor: Any = None) -> Any:
     """go-zero's ``mr.MapReduce``: ``generate(emit)`` produces items;
     ``mapper(item, emit, cancel)`` runs on up to `workers` goroutines and
     emits mapped values (or none, to drop the item); ``reducer(items, emit,
@@ -146,6 +150,14 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
 
     An exception in any stage, or ``cancel(exc)``, stops every stage and is
     raised; with `ctx`, a ctx that ends first raises ``ctx.err()``.
+
+    With ``executor=`` (a ``concurrent.futures.Executor`` or a dask
+    ``Client``) the mapper runs there, at most `workers` calls in flight:
+    what it emits comes back with its result (so emitted values must be
+    picklable, as the mapper and its item must be) and a ``cancel(exc)`` it
+    calls stops the run here.  Generator and reducer stay in this process.
+    A failure cancels the mapper calls not yet started; one already running
+    in another process or on a dask worker cannot be stopped.
 
     Example::
 
@@ -164,6 +176,7 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
         active = gocore.map_reduce(generate, mapper, reducer, workers=8)
     """
     workers = _check_workers(workers)
+    dispatcher = None if executor is None else Dispatcher(executor)
     run = _Run(ctx)
     collector: Chan[Any] = Chan(workers)
     mapped = run.sender(collector)
@@ -176,8 +189,11 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
 
     try:
         source = _start_generator(run, generate)
-        _start_mappers(run, source, lambda item: mapper(item, mapped, run.cancel_with),
-                       workers, collector.close)
+        if dispatcher is None:
+            call: Callable[[Any], Any] = lambda item: mapper(item, mapped, run.cancel_with)  # noqa: E731
+        else:
+            call = remote_mapper(dispatcher, run.ctx, mapper, mapped, run.cancel_with)
+        _start_mappers(run, source, call, workers, collector.close)
         try:
             reducer(run.receive(collector), emit_result, run.cancel_with)
         except _Stopped:
@@ -195,21 +211,24 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
 
 
 def for_each(generate: Callable[[Callable[[Any], None]], Any], mapper: Callable[[Any], Any],
-             *, workers: int = 16, ctx: Any = None) -> None:
+             *, workers: int = 16, ctx: Any = None, executor: Any = None) -> None:
     """go-zero's ``mr.ForEach``: ``generate(emit)`` produces items and
     ``mapper(item)`` handles each on up to `workers` goroutines.  The first
     exception stops every stage and is raised; with `ctx`, a ctx that ends
-    first raises ``ctx.err()``.
+    first raises ``ctx.err()``.  With ``executor=`` the mapper runs there,
+    at most `workers` calls in flight (see ``map_reduce``).
 
     Example::
 
         gocore.for_each(lambda emit: [emit(p) for p in paths], index_file, workers=4)
     """
     workers = _check_workers(workers)
+    dispatcher = None if executor is None else Dispatcher(executor)
     run = _Run(ctx)
     try:
         source = _start_generator(run, generate)
-        _start_mappers(run, source, mapper, workers)
+        call = mapper if dispatcher is None else remote_call(dispatcher, run.ctx, mapper)
+        _start_mappers(run, source, call, workers)
         run.wg.wait()
     finally:
         run.close()

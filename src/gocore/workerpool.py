@@ -4,7 +4,9 @@ At most ``max_workers`` tasks run at once (a Semaphore slot per running
 task); ``go`` waits for a free slot.  ``wait`` reports the first exception and
 then resets the pool for reuse.  With a context, the pool runs under a child
 context ``p.ctx``: the first failure cancels it, and tasks that have not
-started by the time it ends are skipped.
+started by the time it ends are skipped.  With an executor, tasks run
+there instead (see ``_executor``): the slots then bound the futures in
+flight.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from types import TracebackType
 from typing import Any, Callable, Iterable, List, Literal, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup
-from gocore.context import Context, _CancelCauseFunc, cause, with_cancel_cause
+from gocore._executor import ChunkedMap, Dispatcher
+from gocore.context import Context, _CancelCauseFunc, background, cause, with_cancel_cause
 from gocore.goroutine import go as _go
 
 __all__ = ["WorkerPool"]
@@ -35,9 +38,26 @@ class WorkerPool:
         p = gocore.WorkerPool(4, ctx=request_ctx)
         p.go(fetch, p.ctx, url)               # tasks read the pool's context
         p.wait()
+
+        with ProcessPoolExecutor(2) as ex:    # more cores: the same pool on processes
+            digests = gocore.WorkerPool(2, executor=ex).map(sha256_hex, blocks)
+
+    With ``executor=`` (any ``concurrent.futures.Executor``, or a
+    dask.distributed ``Client``) tasks run there: at most `max_workers`
+    futures are in flight (gocore holds back the rest), ``map`` keeps input
+    order (it sends the items in chunks, large ones first), and the first
+    exception cancels the pool's context and ``future.cancel()``s every
+    submitted task that has not started.  ``wait()`` raises it with the
+    remote traceback as its ``__cause__``.  Functions and arguments must be
+    picklable for a process pool or a cluster; the error is raised by ``go``.
+    What cancellation cannot do: stop a task that is already running in
+    another process or on a dask worker (no engine can).  A task function
+    that declares a ``ctx`` parameter receives a context whose ``err()``
+    turns non-None once the pool is cancelled, so it can stop early (so
+    does a task passed ``p.ctx`` as an argument).
     """
 
-    def __init__(self, max_workers: int, ctx: Optional[Context] = None) -> None:
+    def __init__(self, max_workers: int, ctx: Optional[Context] = None, executor: Any = None) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool):
             raise TypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
         if max_workers < 1:
@@ -53,6 +73,13 @@ class WorkerPool:
         self._cancel: Optional[_CancelCauseFunc] = None
         if ctx is not None:
             self._ctx, self._cancel = with_cancel_cause(ctx)
+        self._exec: Optional[Dispatcher] = None
+        if executor is not None:
+            self._exec = Dispatcher(executor)
+            self._exec.visible = self._ctx
+            self._xctx, self._xcancel = self._ctx, self._cancel
+            if ctx is None:     # the round's own context: the first failure cancels it
+                self._xctx, self._xcancel = with_cancel_cause(background())
 
     @property
     def max_workers(self) -> int:
@@ -91,16 +118,12 @@ class WorkerPool:
         a task submitted after the pool's context ended is skipped."""
         if not callable(fn):
             raise TypeError(f"WorkerPool.go needs a callable, not {type(fn).__name__}")
+        if self._exec is not None:
+            self._submit(fn, args, kwargs)
+            return
         ctx, cancel = self._ctx, self._cancel
-        if ctx is None:
-            self._sem.acquire()
-        else:
-            try:
-                self._sem.acquire(1, ctx)
-            except BaseException:
-                if ctx.err() is not None:
-                    return      # the context ended while we waited: skipped
-                raise
+        if not self._take_slot(ctx):
+            return
         self._wg.add(1)
         try:
             _go(self._run, ctx, cancel, fn, args, kwargs)
@@ -108,6 +131,71 @@ class WorkerPool:
             self._sem.release()
             self._wg.done()
             raise
+
+    def _take_slot(self, ctx: Optional[Context]) -> bool:
+        """Wait for a free slot; False when `ctx` ended first (the task is skipped)."""
+        if ctx is None:
+            self._sem.acquire()
+            return True
+        try:
+            self._sem.acquire(1, ctx)
+        except BaseException:
+            if ctx.err() is not None:
+                return False
+            raise
+        return True
+
+    # -- running tasks on an executor --
+
+    def _give_back(self) -> None:
+        """A finished (or skipped) executor task returns its slot and count."""
+        self._sem.release()
+        self._wg.done()
+
+    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        """One future per slot, given back when the future completes."""
+        ctx, cancel = self._xctx, self._xcancel
+        task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+        if not self._take_slot(self._ctx):
+            return
+        self._wg.add(1)
+        record, give_back = self._record, self._give_back
+
+        def finished(exc: Optional[BaseException], result: Any, cancelled: bool) -> None:
+            try:
+                if exc is not None:
+                    record(exc, cancel)
+            finally:
+                give_back()
+
+        try:
+            started = self._exec.launch(task, finished)
+        except BaseException:
+            give_back()
+            raise
+        if not started:         # the round was already cancelled: skipped
+            give_back()
+
+    def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
+        cancel = self._xcancel
+        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
+                       lambda exc: self._record(exc, cancel), self._give_back)
+        for _ in range(min(self._max, len(m))):
+            if not self._take_slot(self._ctx):
+                break
+            self._wg.add(1)
+            m.start_lane()
+        self.wait()
+        return m.results
+
+    def _reset_round(self) -> None:
+        # Called under self._lock by wait(): a pool without ctx= gets a fresh
+        # round context once a failure cancelled the last one.
+        if self._ctx is not None:
+            self._xctx, self._xcancel = self._ctx, self._cancel
+            self._exec.visible = self._ctx
+        elif self._xctx.err() is not None:
+            self._xctx, self._xcancel = with_cancel_cause(background())
 
     def wait(self) -> None:
         """Wait for every task; raise the first exception one raised (or,
@@ -126,6 +214,8 @@ class WorkerPool:
                 # (A pool has _ctx exactly when it was given a parent.)
                 self._cancel(None)  # type: ignore[misc]
                 self._ctx, self._cancel = with_cancel_cause(self._parent)  # type: ignore[arg-type]
+            if self._exec is not None:
+                self._reset_round()
         if err is not None:
             raise err.with_traceback(tb)
 
@@ -141,6 +231,8 @@ class WorkerPool:
         if not callable(fn):
             raise TypeError(f"WorkerPool.map needs a callable, not {type(fn).__name__}")
         items = list(iterable)
+        if self._exec is not None:
+            return self._map_submit(fn, items)
         n = len(items)
         results: List[Any] = [None] * n
         # Instead of one goroutine per item, up to max_workers goroutines each

@@ -81,6 +81,17 @@ def group_examples() -> list[int]:
         return p.map(lambda x: x * 2, range(10))
 
 
+def executor_examples() -> list[int]:
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(2) as ex:
+        g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+        g.go(abs, -1)
+        g.wait()
+        gocore.ErrGroup(executor=ex).wait()
+        gocore.for_each(lambda emit: emit(1), abs, workers=2, executor=ex)
+        return gocore.WorkerPool(2, executor=ex).map(abs, [-1, 2])
+
+
 def goroutine_examples() -> int:
     gocore.go(print, "spawned")
     previous = gocore.set_panic_handler(None)
