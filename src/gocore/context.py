@@ -792,9 +792,9 @@ def _describe(ctx: Any) -> str:
 def _key_name(key: Any) -> str:
     if isinstance(key, str):
         return key
-    if type(key).__str__ is not object.__str__ and type(key).__repr__ is not object.__repr__:  # type: ignore[comparison-overlap]
-        return str(key)
     t = type(key)
+    if t.__str__ is not object.__str__ and t.__repr__ is not object.__repr__:  # type: ignore[comparison-overlap]
+        return str(key)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 

@@ -156,7 +156,7 @@ class ErrGroup:
                 release()
 
         try:
-            started = self._exec.launch(task, finished)
+            started = self._exec.launch(task, finished)  # type: ignore[union-attr]
         except BaseException:
             release()
             raise
@@ -168,7 +168,8 @@ class ErrGroup:
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.go needs a callable, not {type(fn).__name__}")
-        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        task = (None if self._exec is None
+                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None:
             sem.acquire()
@@ -182,7 +183,8 @@ class ErrGroup:
         whether the goroutine was started."""
         if not callable(fn):
             raise TypeError(f"ErrGroup.try_go needs a callable, not {type(fn).__name__}")
-        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        task = (None if self._exec is None
+                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False

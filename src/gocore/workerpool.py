@@ -152,10 +152,12 @@ class WorkerPool:
         self._sem.release()
         self._wg.done()
 
-    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """One future per slot, given back when the future completes."""
         ctx, cancel = self._xctx, self._xcancel
-        task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+        # (_exec and _xctx are set whenever an executor was given, the only way here)
+        # pickling errors come here, before the wait
+        task = self._exec.prepare(ctx, fn, args, kwargs)  # type: ignore[arg-type, union-attr]
         if not self._take_slot(self._ctx):
             return
         self._wg.add(1)
@@ -169,7 +171,7 @@ class WorkerPool:
                 give_back()
 
         try:
-            started = self._exec.launch(task, finished)
+            started = self._exec.launch(task, finished)  # type: ignore[union-attr]
         except BaseException:
             give_back()
             raise
@@ -178,7 +180,7 @@ class WorkerPool:
 
     def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
         cancel = self._xcancel
-        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
+        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,  # type: ignore[arg-type]
                        lambda exc: self._record(exc, cancel), self._give_back)
         for _ in range(min(self._max, len(m))):
             if not self._take_slot(self._ctx):
@@ -193,8 +195,8 @@ class WorkerPool:
         # round context once a failure cancelled the last one.
         if self._ctx is not None:
             self._xctx, self._xcancel = self._ctx, self._cancel
-            self._exec.visible = self._ctx
-        elif self._xctx.err() is not None:
+            self._exec.visible = self._ctx  # type: ignore[union-attr]
+        elif self._xctx.err() is not None:  # type: ignore[union-attr]
             self._xctx, self._xcancel = with_cancel_cause(background())
 
     def wait(self) -> None:
