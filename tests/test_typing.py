@@ -12,6 +12,7 @@
 import ast
 import inspect
 import os
+import pydoc
 import subprocess
 import sys
 
@@ -239,6 +240,13 @@ def test_compiled_signature_defaults_and_docs():
     assert gocore.Mutex.acquire.__doc__.startswith("``threading.Lock.acquire``")
     assert "--" not in gocore.Chan.__doc__.splitlines()[0]
     assert "Go channel" in inspect.getdoc(gocore.Chan).splitlines()[0]
+
+
+def test_help_shows_the_parameters():
+    text = pydoc.render_doc(gocore.Mutex, renderer=pydoc.plaintext)
+    assert "blocking=True, timeout=-1)" in text         # the self part differs by version
+    text = pydoc.render_doc(gocore.Semaphore, renderer=pydoc.plaintext)
+    assert "n=1, ctx=None, timeout=None)" in text
 
 
 # ---- mypy ----
