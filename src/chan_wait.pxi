@@ -107,19 +107,19 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
     propagates; if a completion won the race it is kept (its value dropped).
     """
     cdef bint main = PyThread_get_thread_ident() == _main_thread_ident
-    cdef int64_t until
-    cdef bint woke
+    cdef int64_t slice_end
+    cdef int got
     while True:
-        until = deadline
+        # `deadline` is on gocore_now()'s clock (maybe a test clock's); the
+        # signal slice is real time whatever that clock says.
+        slice_end = GOCORE_NO_DEADLINE
         if main:
-            until = gocore_nanotime() + SIGNAL_SLICE_NS
-            if deadline < until:
-                until = deadline
+            slice_end = gocore_nanotime() + SIGNAL_SLICE_NS
         with nogil:
-            woke = gocore_park(&sl.parker, until)
-        if woke:
+            got = gocore_park_sliced(&sl.parker, deadline, slice_end)
+        if got == 1:
             return PARK_WOKE
-        if until == deadline:
+        if got == 0:
             if gocore_cas(&sl.state, 0, 1):
                 chan_withdraw(recs, n)
                 return PARK_TIMEOUT
@@ -140,7 +140,7 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
 
 
 cdef inline bint _may_block(int64_t deadline) noexcept nogil:
-    return deadline == GOCORE_NO_DEADLINE or gocore_nanotime() < deadline
+    return deadline == GOCORE_NO_DEADLINE or gocore_now() < deadline
 
 
 cdef int chan_block_forever(int64_t deadline, str what) except -1:

@@ -65,6 +65,14 @@ cdef class Cond:
 
     def wait(self, timeout=None):
         """Wait for a signal; False if `timeout` ran out first.  ``c.l`` must be held."""
+        return self._wait(timeout, False)
+
+    def _wait_real(self, timeout=None):
+        """wait() on the real clock even under a test clock: for gocore's
+        own timer thread, which serves real deadlines."""
+        return self._wait(timeout, True)
+
+    cdef bint _wait(self, object timeout, bint real) except? -1:
         cdef int64_t deadline = deadline_from_timeout(timeout)
         cdef CondWaiter w
         cdef bint ok
@@ -90,7 +98,10 @@ cdef class Cond:
                 self.signal()
             raise
         with nogil:
-            ok = sema_acquire(&w.sema, False, deadline)
+            if real:
+                ok = sema_acquire_real(&w.sema, False, real_deadline(deadline))
+            else:
+                ok = sema_acquire(&w.sema, False, deadline)
             if not ok:
                 race_window()
             if not ok and not self._withdraw(&w):

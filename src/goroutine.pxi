@@ -187,7 +187,7 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         deadline = gocore_nanotime() + gocore_load_relaxed(&_idle_timeout_ns)
         with nogil:
-            woken = sema_acquire(&w.sema, False, deadline)
+            woken = sema_acquire_real(&w.sema, False, deadline)   # a cache policy: never virtual
         if woken:
             spinning = True
             continue
@@ -270,7 +270,9 @@ def go(fn, /, *args, **kwargs):
     threads (a goroutine).  An idle worker is reused; a new thread starts only
     when none is idle, so goroutines that block never hold up new ones.  An
     exception escaping `fn` goes to the panic handler (see
-    ``set_panic_handler``); the process keeps running.
+    ``set_panic_handler``); the process keeps running.  A coroutine function
+    runs as a task on the calling thread's running loop, else under
+    ``asyncio.run`` on a worker (go_coro.pxi).
 
     Example::
 
@@ -283,7 +285,10 @@ def go(fn, /, *args, **kwargs):
         wg.wait()
     """
     if not callable(fn):
-        raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
+        raise not_callable("go()", fn)
+    if is_coro_fn(fn):                  # go_coro.pxi: a task, or asyncio.run on a worker
+        _coro_go(None, fn, args, kwargs)
+        return
     _spawn(fn, args, kwargs)
 
 

@@ -52,15 +52,21 @@ cdef inline void _sema_unlink(SemaBucket* b, SemaWaiter* w) noexcept nogil:
     gocore_add(&b.nwait, -1)
 
 
-cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+cdef inline int64_t _sema_now(bint real) noexcept nogil:
+    return gocore_nanotime() if real else gocore_now()
+
+
+cdef bint _sema_acquire(int64_t* addr, bint lifo, int64_t deadline, bint real) noexcept nogil:
     """Wait for a unit of *addr.  Returns True when one was taken, False when
     `deadline` passed first (the waiter has then withdrawn and holds nothing).
 
-    Call without the GIL: this is where threads sleep.
+    Call without the GIL: this is where threads sleep.  `deadline` is on
+    gocore_now()'s clock (a test clock's while one is installed), or on the
+    real clock whatever a test clock says if `real`.
     """
     if sema_try_acquire(addr):
         return True
-    if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+    if deadline != GOCORE_NO_DEADLINE and _sema_now(real) >= deadline:
         return False
     cdef SemaBucket* b = _sema_bucket(addr)
     cdef SemaWaiter w
@@ -80,7 +86,7 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
         _sema_enqueue(b, &w, lifo)
         gocore_spin_unlock(&b.lock)
 
-        if not gocore_park(&w.parker, deadline):
+        if not (gocore_park(&w.parker, deadline) if real else gocore_park_until(&w.parker, deadline)):
             race_window()
             # Timed out.  Withdraw if still queued; otherwise a releaser has
             # dequeued us and is about to unpark: wait for that unpark so it
@@ -99,11 +105,22 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
         if w.ticket or sema_try_acquire(addr):
             result = True
             break
-        if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+        if deadline != GOCORE_NO_DEADLINE and _sema_now(real) >= deadline:
             result = False
             break
     gocore_parker_destroy(&w.parker)
     return result
+
+
+cdef inline bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+    """_sema_acquire for a deadline from a timeout= argument."""
+    return _sema_acquire(addr, lifo, deadline, False)
+
+
+cdef inline bint sema_acquire_real(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+    """_sema_acquire on the real clock (the scheduler's idle timeout, the
+    timer thread's sleep)."""
+    return _sema_acquire(addr, lifo, deadline, True)
 
 
 cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:

@@ -128,9 +128,12 @@ cdef class WaitGroup:
     def go(self, fn, /, *args, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a goroutine, counted by this group
         (Go 1.25).  ``done`` runs even if `fn` raises; the exception goes to
-        the panic handler."""
+        the panic handler.  A coroutine function runs as ``go()`` runs one."""
         if not callable(fn):
-            raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
+            raise not_callable("WaitGroup.go", fn)
+        if is_coro_fn(fn):              # go_coro.pxi: a task, or asyncio.run on a worker
+            _coro_go(self, fn, args, kwargs)
+            return
         self._add(1)
         try:
             _spawn(self._run, (fn, args, kwargs), None)

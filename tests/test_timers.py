@@ -196,7 +196,7 @@ def test_after_func_does_not_run_on_timer_thread():
 # ---- Ticker ----
 
 def test_ticker_ticks():
-    t0 = time.monotonic()          # before the ticker: its period counts from its creation
+    t0 = time.monotonic()                  # before: the schedule starts inside Ticker()
     tk = Ticker(0.02)
     assert tk.c.cap == 1
     vals = [tk.c.recv(timeout=5) for _ in range(3)]

@@ -50,6 +50,7 @@ from gocore.context import (
     without_cancel,
 )
 from gocore.errgroup import ErrGroup
+from gocore.aio import cancel_on
 from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
@@ -85,6 +86,7 @@ __all__ = [
     "without_cancel",
     "context_after_func",
     "cause",
+    "cancel_on",
     # groups and pools
     "ErrGroup",
     "Pool",

@@ -92,6 +92,23 @@ def group_examples() -> list[int]:
         return p.map(lambda x: x * 2, range(10))
 
 
+async def async_group_examples(urls: list[str]) -> None:
+    async def fetch(url: str) -> bytes:
+        return url.encode()
+    gocore.go(fetch, "spawned as a task")
+    async with gocore.ErrGroup() as g:
+        g.go(fetch, urls[0])
+        await g.ago(fetch, urls[-1])
+    await g
+    async with gocore.WorkerPool(2) as p:
+        await p.ago(fetch, urls[0])
+    await p
+    ctx, cancel = gocore.with_timeout(gocore.background(), 1.0)
+    async with gocore.cancel_on(ctx):
+        await fetch(urls[0])
+    cancel()
+
+
 def executor_examples() -> list[int]:
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(2) as ex:
