@@ -13,6 +13,7 @@ import ast
 import inspect
 import os
 import pydoc
+import shutil
 import subprocess
 import sys
 
@@ -268,4 +269,23 @@ def test_mypy_strict_accepts_examples(tmp_path):
 @pytest.mark.timeout(300)
 def test_mypy_strict_accepts_the_package(tmp_path):
     proc = _mypy(tmp_path, "-p", "gocore")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.timeout(300)
+def test_mypy_strict_accepts_the_package_installed_alone(tmp_path):
+    """As a user's environment sees it: the package in site-packages of an
+    interpreter with none of the optional engines (dask, matplotlib)."""
+    pytest.importorskip("mypy")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "Scripts" / "python.exe") if sys.platform == "win32" else str(venv / "bin" / "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copytree(os.path.join(SRC, "gocore"), os.path.join(site, "gocore"),
+                    ignore=shutil.ignore_patterns("__pycache__", ".built-*"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--cache-dir", str(tmp_path / "cache"),
+         "--python-executable", python, "-p", "gocore"],
+        capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
