@@ -22,6 +22,7 @@ subsystem's functions by file).
 
 # ---- declarations ----
 include "core_decls.pxi"
+include "gorecord_decls.pxi"
 include "sema_decls.pxi"
 include "chan_decls.pxi"
 include "goroutine_decls.pxi"
@@ -32,6 +33,8 @@ include "timeout.pxi"
 
 # ---- bodies (any order) ----
 include "sema.pxi"
+include "gorecord.pxi"
+include "mainwait.pxi"
 include "atomic.pxi"
 include "mutex.pxi"
 include "rwmutex.pxi"

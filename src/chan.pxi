@@ -37,6 +37,8 @@ cdef class Chan:
         if self._initialized:
             raise RuntimeError("Chan.__init__ called twice")
         try:
+            if isinstance(cap, bool):
+                raise TypeError
             index = _operator.index(cap)
         except TypeError:
             raise TypeError(f"channel capacity must be an int, not {type(cap).__name__}") from None
@@ -149,14 +151,12 @@ cdef class Chan:
 
     def recv_only(self):
         """A view that can only receive (Go's ``<-chan T``)."""
-        cdef RecvChan view = RecvChan.__new__(RecvChan)
-        view._ch = self
+        cdef RecvChan view = RecvChan.__new__(RecvChan, self)
         return view
 
     def send_only(self):
         """A view that can only send and close (Go's ``chan<- T``)."""
-        cdef SendChan view = SendChan.__new__(SendChan)
-        view._ch = self
+        cdef SendChan view = SendChan.__new__(SendChan, self)
         return view
 
     def _try_send(self, v):
@@ -197,7 +197,15 @@ cdef class Chan:
 
 cdef class _ChanView:
     """What the two one-directional views share: the channel they look at."""
-    cdef Chan _ch
+    cdef Chan _ch                    # never None: set by __cinit__
+
+    def __cinit__(self, ch=None, *args, **kwargs):
+        # A view without a channel would read past None: every view is made
+        # from its channel (ch.recv_only() / ch.send_only()).
+        if not isinstance(ch, Chan):
+            raise TypeError(f"{type(self).__name__} is a view of a channel: "
+                            f"make it with ch.recv_only() / ch.send_only(), not directly")
+        self._ch = <Chan>ch
 
     def __class_getitem__(cls, item):
         return _types.GenericAlias(cls, item)

@@ -102,6 +102,8 @@ DEF R_QUEUED = 4            # the caller's waiter record is queued, go to sleep
 # Outcome of chan_park.
 DEF PARK_WOKE = 0           # a waker claimed the sleeper and completed a record
 DEF PARK_TIMEOUT = 1        # the deadline passed; the records were withdrawn
+DEF PARK_RETRY = 2          # main thread: a signal slice ended, the records were
+                            # withdrawn and the handlers ran without raising; redo the operation
 
 # A main thread blocked on a channel wakes this often to run signal handlers
 # (so Ctrl-C interrupts `for x in ch:`); other threads never get signals.
@@ -118,6 +120,7 @@ cdef struct ChanWaiter
 cdef struct ChanSleeper:
     int64_t state           # 0 waiting; 1 claimed (by a waker or by the sleeper's timeout)
     ChanWaiter* fired       # the record that completed; written by the claimer before unpark
+    GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi)
     gocore_parker parker
 
 cdef struct ChanWaiter:
@@ -158,11 +161,17 @@ cdef struct ChanCore:
     WaitQueue sendq         # guarded by lock
     PyObject* close_exc     # owned; set (before TAIL_CLOSED) by Chan._close_with:
                             # what a receive raises once closed and drained
+    int64_t gen             # the fork generation the queues belong to (fork.pxi)
 
 
 # A main thread blocked on a channel slices its sleep to run signal handlers;
 # this is that thread (reset in a forked child, see fork.pxi).
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+# Bumped in a forked child (fork.pxi): waiter lists stamped with an older
+# generation hold records of the parent's threads and are reset on first use.
+cdef int64_t _fork_gen = 0
+DEF GEN_RESETTING = -1
 
 
 # ---- the channel core's internal surface, by file ----

@@ -42,7 +42,7 @@ cdef void chan_settle(ChanCore* c, ChanWaiter** wake) noexcept nogil:
 cdef void chan_kick(ChanCore* c) noexcept nogil:
     """A fast push/pop saw the other side's waiters flagged: settle under the lock."""
     cdef ChanWaiter* wake = NULL
-    gocore_spin_lock(&c.lock)
+    chan_lock(c)
     chan_settle(c, &wake)
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, NULL)

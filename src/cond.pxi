@@ -36,9 +36,13 @@ cdef class Cond:
     cdef int64_t _list_lock
     cdef CondWaiter* _head
     cdef CondWaiter* _tail
+    cdef int64_t _gen            # fork generation of the list (fork.pxi)
     cdef object __weakref__
 
     def __init__(self, locker):
+        if self.l is not None:
+            # Waiters queued now would wake to relock a different locker.
+            raise RuntimeError("Cond.__init__ called twice")
         if isinstance(locker, Mutex):
             self._mutex = <Mutex>locker
         elif hasattr(locker, "lock") and hasattr(locker, "unlock"):
@@ -51,6 +55,16 @@ cdef class Cond:
                 f"not {type(locker).__name__}")
         self.l = locker
 
+    cdef inline void _lock_list(self) noexcept nogil:
+        # A list stamped before a fork holds records of the parent's threads
+        # (dead here, their stacks reused): forget them on first use.
+        if gocore_load_acquire(&self._gen) != gocore_load_relaxed(&_fork_gen):
+            if fork_claim_reset(&self._gen):
+                self._list_lock = 0
+                self._head = self._tail = NULL
+                fork_reset_done(&self._gen)
+        gocore_spin_lock(&self._list_lock)
+
     cdef int _relock(self) except -1:
         if self._mutex is not None:
             return self._mutex._lock()
@@ -60,6 +74,8 @@ cdef class Cond:
     cdef int _unlock_l(self) except -1:
         if self._mutex is not None:
             return self._mutex._unlock()
+        if self._unlock_fn is None:
+            raise TypeError("Cond has no locker: it was made without calling Cond(locker)")
         self._unlock_fn()
         return 0
 
@@ -79,7 +95,7 @@ cdef class Cond:
         w.sema = 0
         w.next = NULL
         w.queued = True
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if self._tail != NULL:
             self._tail.next = &w
         else:
@@ -89,19 +105,19 @@ cdef class Cond:
         try:
             self._unlock_l()
         except BaseException:
-            # Misuse (c.l not held).  A signal may already have dequeued w
-            # and be about to release w.sema, which lives in this frame:
-            # collect that wake-up before the frame goes, then pass it on.
-            if not self._withdraw(&w):
-                with nogil:
-                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
-                self.signal()
+            self._abandon(&w)          # misuse: c.l not held
             raise
+        if rec_on_main_thread():
+            ok = self._sleep_main(&w, deadline)
+        else:
+            with nogil:
+                rec_wait_begin(WAIT_COND, deadline)
+                if real:
+                    ok = sema_acquire_real(&w.sema, False, real_deadline(deadline))
+                else:
+                    ok = sema_acquire(&w.sema, False, deadline)
+                rec_wait_end()
         with nogil:
-            if real:
-                ok = sema_acquire_real(&w.sema, False, real_deadline(deadline))
-            else:
-                ok = sema_acquire(&w.sema, False, deadline)
             if not ok:
                 race_window()
             if not ok and not self._withdraw(&w):
@@ -112,11 +128,53 @@ cdef class Cond:
         self._relock()
         return ok
 
+    cdef int _abandon(self, CondWaiter* w) except -1:
+        """Leave the queue for good.  A signal may already have dequeued w
+        and be about to release w.sema, which lives in the caller's frame:
+        collect that wake-up before the frame goes, then pass it on."""
+        if not self._withdraw(w):
+            with nogil:
+                sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+            self.signal()
+        return 0
+
+    cdef int _sleep_main(self, CondWaiter* w, int64_t deadline) except -1:
+        """The main thread's sleep on w (mainwait.pxi): 1 when signalled, 0
+        at the deadline.  Slices keep w queued; a signal handler that raises
+        makes w leave (a signal that raced in is passed on) and the wait
+        relock ``c.l`` before the exception propagates, as threading's
+        Condition does."""
+        cdef bint ok
+        cdef int64_t until
+        rec_attach_main()
+        while True:
+            until = main_slice_until(deadline)
+            with nogil:
+                rec_wait_begin(WAIT_COND, deadline)
+                ok = sema_acquire(&w.sema, False, until)
+                rec_wait_end()
+            if ok or until == deadline:
+                return ok
+            try:
+                report = main_slice_end(deadline, WAIT_COND)
+            except BaseException:
+                self._abandon(w)
+                self._relock()
+                raise
+            if report is not None:
+                if not self._withdraw(w):
+                    # Signalled after all (before everyone else blocked).
+                    with nogil:
+                        sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                    return 1
+                self._relock()
+                raise_deadlock(report)
+
     cdef bint _withdraw(self, CondWaiter* w) noexcept nogil:
         """Unlink w if still queued; return whether it was."""
         cdef CondWaiter* p
         cdef bint was = False
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if w.queued:
             was = True
             w.queued = False
@@ -138,7 +196,7 @@ cdef class Cond:
         """How many waiters are queued: for tests that check nothing is left behind."""
         cdef CondWaiter* w
         cdef int n = 0
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         while w != NULL:
             n += 1
@@ -149,7 +207,7 @@ cdef class Cond:
     def signal(self):
         """Wake the longest-waiting waiter, if any."""
         cdef CondWaiter* w
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         if w != NULL:
             self._head = w.next
@@ -165,7 +223,7 @@ cdef class Cond:
         """Wake every waiter."""
         cdef CondWaiter* w
         cdef CondWaiter* nxt
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         self._head = self._tail = NULL
         nxt = w

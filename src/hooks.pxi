@@ -17,6 +17,10 @@
 #                           given a coroutine function: gocore.goroutine
 #                           runs it as a task or under asyncio.run
 #                           (go_coro.pxi decides which calls come here).
+#   _deadlock_probe(state)  deadlock detection (gocore.deadlock), None while
+#                           off: between two slices of a main-thread wait with
+#                           no deadline, the report if no other thread can
+#                           ever run again, else None (mainwait.pxi).
 
 cdef object _panic_dispatch = None
 cdef object _ctx_on_done = None
@@ -41,3 +45,12 @@ def _install_coro_go(fn):
     goroutine made of a coroutine function (counted by wg unless None)."""
     global _coro_go
     _coro_go = fn
+
+
+cdef object _deadlock_probe = None
+
+
+def _install_deadlock_probe(probe):
+    """Called by gocore.deadlock: `probe`, or None to switch detection off."""
+    global _deadlock_probe
+    _deadlock_probe = probe

@@ -150,6 +150,38 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
         spins = 0
 
 
+cdef int mutex_lock_wait(int64_t* state, int64_t* sema, int64_t deadline,
+                         int64_t what) except -1:
+    """The blocking path of every lock of a Mutex (`what`: how a dump names
+    the wait).  Returns 1 once held, 0 if `deadline` passed first.  In the
+    main thread it sleeps in slices (see mainwait.pxi): a slice that ends
+    leaves through the timeout path above (so a signal handler that raises,
+    or a deadlock report, finds the caller holding nothing and owing nothing)
+    and then queues again."""
+    cdef bint got
+    cdef int64_t until
+    if not rec_on_main_thread():
+        with nogil:
+            rec_wait_begin(what, deadline)
+            got = mutex_lock_slow(state, sema, deadline)
+            rec_wait_end()
+        return got
+    rec_attach_main()
+    while True:
+        until = main_slice_until(deadline)
+        with nogil:
+            rec_wait_begin(what, deadline)
+            got = mutex_lock_slow(state, sema, until)
+            rec_wait_end()
+        if got or until == deadline:
+            return got
+        report = main_slice_end(deadline, what)
+        # Everyone else is blocked for good (see deadlock.py), so the state
+        # word can no longer change: one last try decides.
+        if report is not None and not mutex_try_lock(state):
+            raise_deadlock(report)
+
+
 cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) noexcept nogil:
     """Go's unlockSlow after the LOCKED bit was cleared, leaving `new`."""
     cdef int64_t old
@@ -219,8 +251,7 @@ cdef class Mutex:
     cdef inline int _lock(self) except -1:
         if gocore_cas(&self._state, 0, MUTEX_LOCKED):
             return 0
-        with nogil:
-            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        mutex_lock_wait(&self._state, &self._sema, GOCORE_NO_DEADLINE, WAIT_MUTEX)
         return 0
 
     cdef inline int _unlock(self) except -1:
@@ -247,23 +278,22 @@ cdef class Mutex:
         return (gocore_load_acquire(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
     def acquire(self, bint blocking=True, timeout=-1):
-        """``threading.Lock.acquire``: True once held, False if not in time."""
+        """``threading.Lock.acquire``: True once held, False if not in time.
+
+        As on ``threading.Lock``, a finite timeout above ``threading.TIMEOUT_MAX``
+        raises OverflowError; unlike it, ``timeout=math.inf`` waits for ever.
+        """
         cdef double t = lock_timeout_seconds(timeout, blocking)
         if t == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
                 return True
             if not blocking:
                 return mutex_try_lock(&self._state)
-            with nogil:
-                mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+            mutex_lock_wait(&self._state, &self._sema, GOCORE_NO_DEADLINE, WAIT_MUTEX)
             return True
         if mutex_try_lock(&self._state):
             return True
-        cdef int64_t deadline = deadline_in(t)
-        cdef bint got
-        with nogil:
-            got = mutex_lock_slow(&self._state, &self._sema, deadline)
-        return got
+        return mutex_lock_wait(&self._state, &self._sema, deadline_in(t), WAIT_MUTEX) == 1
 
     def release(self):
         """``threading.Lock.release``: unlock; RuntimeError if not locked."""
@@ -279,7 +309,17 @@ cdef class Mutex:
         self._unlock()
 
     def __repr__(self):
-        return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
+        # threading.Lock's shape ("<unlocked _thread.lock object at 0x...>"),
+        # which code and CPython's lock_tests match on.
+        state = 'locked' if self.locked() else 'unlocked'
+        return f"<{state} gocore.Mutex object at {id(self):#x}>"
+
+    def _at_fork_reinit(self):
+        """threading.Lock's hook for a forked child: back to unlocked, as new.
+        The sema table was already emptied by the core's after-fork hook, so
+        no waiter record of a parent thread survives to take a wake-up."""
+        gocore_store(&self._state, 0)
+        gocore_store(&self._sema, 0)
 
     def _debug_state(self):
         """(state word, sema word): for tests that check a quiescent mutex is

@@ -71,9 +71,20 @@ cdef object _f_recvchan_recv_ok = RecvChan.recv_ok
 cdef object _f_sendchan_send = SendChan.send
 
 
+cdef str _case_repr(object case):
+    """A junk case, described for the error: its repr when that works and is
+    short; a repr that raises (or recurses: a tuple nested thousands deep)
+    must not replace the TypeError the caller needs to see."""
+    try:
+        r = repr(case)
+    except Exception:
+        return f"a {type(case).__name__} object"
+    return r if len(r) <= 200 else r[:200] + "..."
+
+
 cdef object _bad_case(Py_ssize_t i, object case):
     return TypeError(f"select case {i} must be ch.recv, ch.recv_ok, (ch.send, value) "
-                     f"or gocore.default, not {case!r}")
+                     f"or gocore.default, not {_case_repr(case)}")
 
 
 cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
@@ -120,7 +131,7 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
             ch = _case_chan(PyMethod_GET_SELF(case), True, False)
             sc.kind = CASE_RECV_OK
         elif f == <PyObject*>_f_chan_send or f == <PyObject*>_f_sendchan_send:
-            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {case!r}")
+            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {_case_repr(case)}")
         if ch is not None:
             sc.value = NULL
             sc.core = NULL if ch._nil else &ch._c
@@ -166,7 +177,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
     cdef ChanSleeper sl
     cdef PyObject* out = NULL
     cdef Py_ssize_t k, j, i, nrec = 0, nlocks = 0, hit = -1
-    cdef int r = R_BLOCK
+    cdef int r = R_BLOCK, p
     cdef bint claimed = False, enqueued = False
     if m > SELECT_STACK_CASES:
         recs = <ChanWaiter*>PyMem_Malloc(m * sizeof(ChanWaiter))
@@ -175,7 +186,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             PyMem_Free(recs)
             PyMem_Free(locks)
             raise MemoryError()
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_SELECT if m > 0 else WAIT_SELECT_NO_CASES, deadline)
     try:
         # One record per live case, in poll order; a send record owns its value.
         for k in range(m):
@@ -200,42 +211,61 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             locks[j] = c
             nlocks += 1
 
-        for j in range(nlocks):
-            gocore_spin_lock(&locks[j].lock)
-        for k in range(nrec):
-            w = &recs[k]
-            c = <ChanCore*>w.chan
-            if w.is_send:
-                r = chan_send_locked(c, w.value, &wake)
-                if r == R_OK:
-                    w.value = NULL
-            else:
-                r = chan_recv_locked(c, &out, &wake)
-            if r != R_BLOCK:
-                hit = k
-                break
-        if hit < 0 and _may_block(deadline):
-            enqueued = True
-            for k in range(nrec):
-                chan_enqueue_locked(<ChanCore*>recs[k].chan, &recs[k])
+        while True:
+            # One round per signal slice that ran the handlers (PARK_RETRY:
+            # every record was withdrawn, so the select starts over).
+            wake = NULL
             for j in range(nlocks):
-                if locks[j].cap > 0:
-                    chan_settle(locks[j], &wake)     # the re-check after the flags
-            claimed = gocore_load_acquire(&sl.state) != 0
-        j = nlocks
-        while j > 0:
-            j -= 1
-            gocore_spin_unlock(&locks[j].lock)
-        chan_wake_all(wake, &sl)
+                chan_lock(locks[j])
+            for k in range(nrec):
+                w = &recs[k]
+                c = <ChanCore*>w.chan
+                if w.is_send:
+                    r = chan_send_locked(c, w.value, &wake)
+                    if r == R_OK:
+                        w.value = NULL
+                else:
+                    r = chan_recv_locked(c, &out, &wake)
+                if r != R_BLOCK:
+                    hit = k
+                    break
+            if hit < 0 and _may_block(deadline):
+                enqueued = True
+                for k in range(nrec):
+                    chan_enqueue_locked(<ChanCore*>recs[k].chan, &recs[k])
+                for j in range(nlocks):
+                    if locks[j].cap > 0:
+                        chan_settle(locks[j], &wake)     # the re-check after the flags
+                claimed = gocore_load_acquire(&sl.state) != 0
+                if not claimed:
+                    rec_parked(sl.rec)
+            j = nlocks
+            while j > 0:
+                j -= 1
+                gocore_spin_unlock(&locks[j].lock)
+            chan_wake_all(wake, &sl)
 
-        if hit >= 0:
-            i = recs[hit].case_index
-            return _sel_result(i, &cs[i], r, out)
-        if not enqueued:
-            raise TimeoutError("select timed out")   # the deadline had passed already
-        if not claimed and chan_park(&sl, recs, nrec, deadline) == PARK_TIMEOUT:
-            raise TimeoutError("select timed out")
+            if hit >= 0:
+                i = recs[hit].case_index
+                return _sel_result(i, &cs[i], r, out)
+            if not enqueued:
+                raise TimeoutError("select timed out")   # the deadline had passed already
+            if claimed:
+                break
+            # chan_park resolves the sleeper on every way out, raising too:
+            # woken (the completer's unpark collected) or claimed by us with
+            # every record withdrawn.  So no record outlives this frame.
+            enqueued = False
+            p = chan_park(&sl, recs, nrec, deadline)
+            if p == PARK_WOKE:
+                break
+            if p == PARK_TIMEOUT:
+                raise TimeoutError("select timed out")
+            chan_sleeper_rearm(&sl)
+            for k in range(nrec):
+                recs[k].result = R_BLOCK
         chan_withdraw(recs, nrec)                    # pass 3
+        enqueued = False
         fired = sl.fired
         i = fired.case_index
         if not fired.is_send:
@@ -243,10 +273,14 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             fired.value = NULL
         return _sel_result(i, &cs[i], fired.result, out)
     finally:
+        if enqueued:
+            # Only an exception between queueing and parking gets here (none
+            # is known): leave no record pointing into this frame.
+            chan_abandon(&sl, recs, nrec)
         for k in range(nrec):
-            Py_XDECREF(recs[k].value)                # unsent values, and any value a signal cut off
+            Py_XDECREF(recs[k].value)                # unsent values
             recs[k].value = NULL
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
         if recs != small_recs:
             PyMem_Free(recs)
             PyMem_Free(locks)

@@ -70,10 +70,11 @@ cdef bint _sema_acquire(int64_t* addr, bint lifo, int64_t deadline, bint real) n
         return False
     cdef SemaBucket* b = _sema_bucket(addr)
     cdef SemaWaiter w
-    cdef bint result
+    cdef bint result, woke
     w.addr = addr
     w.ticket = False
     w.queued = False
+    w.rec = rec_self()
     gocore_parker_init(&w.parker)
     while True:
         gocore_spin_lock(&b.lock)
@@ -84,9 +85,12 @@ cdef bint _sema_acquire(int64_t* addr, bint lifo, int64_t deadline, bint real) n
             result = True
             break
         _sema_enqueue(b, &w, lifo)
+        rec_parked(w.rec)
         gocore_spin_unlock(&b.lock)
 
-        if not (gocore_park(&w.parker, deadline) if real else gocore_park_until(&w.parker, deadline)):
+        woke = gocore_park(&w.parker, deadline) if real else gocore_park_until(&w.parker, deadline)
+        rec_unparked(w.rec)
+        if not woke:
             race_window()
             # Timed out.  Withdraw if still queued; otherwise a releaser has
             # dequeued us and is about to unpark: wait for that unpark so it
@@ -145,6 +149,7 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     _sema_unlink(b, w)
     if handoff and sema_try_acquire(addr):
         w.ticket = True
+    rec_unparked(w.rec)            # a wake-up is on the way: not blocked any more
     gocore_spin_unlock(&b.lock)
     race_window()
     gocore_unpark(&w.parker)       # last touch of w: it may return right away

@@ -56,6 +56,7 @@ cdef struct SemaWaiter:
     SemaWaiter* next
     bint queued            # guarded by bucket.lock; cleared by whoever dequeues
     bint ticket            # set (under bucket.lock) by a hand-off release
+    GoRecord* rec          # the sleeping thread's record, or NULL (gorecord_decls.pxi)
     gocore_parker parker
 
 

@@ -11,7 +11,7 @@ cimport cython
 from collections import deque as _deque
 
 cdef inline int64_t _weight(object n) except? -1:
-    cdef int64_t weight = as_int64(n)
+    cdef int64_t weight = as_int64(n, "weight")
     if weight < 0:
         raise ValueError(f"semaphore weight must be >= 0, got {weight}")
     return weight
@@ -46,15 +46,26 @@ cdef class Semaphore:
     cdef int64_t _cur
     cdef Mutex _mu
     cdef object _waiters      # deque of _SemWaiter
+    cdef bint _initialized    # __init__ ran: size is final
     cdef object __weakref__
 
-    def __init__(self, n):
-        cdef int64_t size = as_int64(n)
-        if size < 0:
-            raise ValueError(f"semaphore size must be >= 0, got {size}")
-        self.size = size
+    def __cinit__(self, *args, **kwargs):
+        # The typed state exists before any method can run, so a Semaphore
+        # made with __new__ alone is a valid (size 0) semaphore, never a
+        # dereference of None.
         self._mu = Mutex.__new__(Mutex)
         self._waiters = _deque()
+
+    def __init__(self, n):
+        cdef int64_t size = as_int64(n, "size")
+        if size < 0:
+            raise ValueError(f"semaphore size must be >= 0, got {size}")
+        if self._initialized:
+            # Resizing under queued waiters or held weight would break the
+            # accounting they rely on.
+            raise RuntimeError("Semaphore.__init__ called twice")
+        self.size = size
+        self._initialized = True
 
     cdef void _notify_waiters(self):
         # Grant from the head while the head fits: FIFO, no overtaking.  _mu held.
@@ -91,25 +102,30 @@ cdef class Semaphore:
         cdef int64_t weight = _weight(n)
         cdef int64_t deadline = deadline_from_timeout(timeout)
         if ctx is not None:
-            err = ctx.err()
+            err_fn = getattr(ctx, "err", None)
+            if not callable(err_fn):
+                raise TypeError(f"ctx must be a context or None, not {type(ctx).__name__}")
+            err = err_fn()
             if err is not None:
                 # A context already done fails even if weight is free.  The
                 # error instance is shared by a whole cancelled subtree (Go's
                 # sentinel), so drop any traceback an earlier raise left on it.
                 raise err.with_traceback(None)
+        cdef _SemWaiter w
         self._mu._lock()
-        if self.size - self._cur >= weight and not self._waiters:
-            self._cur += weight
+        try:        # a MemoryError below must not leave _mu locked
+            if self.size - self._cur >= weight and not self._waiters:
+                self._cur += weight
+                return True
+            w = _SemWaiter.__new__(_SemWaiter)
+            w.n = weight
+            if weight <= self.size:
+                self._waiters.append(w)
+                w.queued = True         # only once it really is queued
+            # else: a request larger than the semaphore never queues (it would
+            # block everyone behind it forever); it only waits for ctx/timeout.
+        finally:
             self._mu._unlock()
-            return True
-        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
-        w.n = weight
-        if weight <= self.size:
-            w.queued = True
-            self._waiters.append(w)
-        # else: a request larger than the semaphore never queues (it would
-        # block everyone behind it forever); it only waits for ctx/timeout.
-        self._mu._unlock()
 
         stop = None
         if ctx is not None:
@@ -122,8 +138,13 @@ cdef class Semaphore:
                 raise
         cdef bint got
         try:
-            with nogil:
-                got = sema_acquire(&w.sema, False, deadline)
+            if rec_on_main_thread():
+                got = self._sleep_main(w, deadline)
+            else:
+                with nogil:
+                    rec_wait_begin(WAIT_SEMAPHORE, deadline)
+                    got = sema_acquire(&w.sema, False, deadline)
+                    rec_wait_end()
         finally:
             if stop is not None:
                 stop()
@@ -139,6 +160,35 @@ cdef class Semaphore:
         if w.canceled:
             raise ctx.err().with_traceback(None)
         return True
+
+    cdef int _sleep_main(self, _SemWaiter w, int64_t deadline) except -1:
+        """The main thread's sleep on w (mainwait.pxi): 1 when granted or
+        cancelled, 0 at the deadline.  Slices keep w's place in the FIFO; a
+        signal handler that raises withdraws w, or gives back the weight a
+        grant that raced in brought, before the exception propagates."""
+        cdef bint got
+        cdef int64_t until
+        rec_attach_main()
+        while True:
+            until = main_slice_until(deadline)
+            with nogil:
+                rec_wait_begin(WAIT_SEMAPHORE, deadline)
+                got = sema_acquire(&w.sema, False, until)
+                rec_wait_end()
+            if got or until == deadline:
+                return got
+            try:
+                report = main_slice_end(deadline, WAIT_SEMAPHORE)
+            except BaseException:
+                self._give_up(w)
+                raise
+            if report is not None:
+                if w.n <= self.size and not self._withdraw(w, False):
+                    # Granted or cancelled after all: collect the wake-up.
+                    with nogil:
+                        sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                    return 1
+                raise_deadlock(report)
 
     cdef int _give_up(self, _SemWaiter w) except -1:
         """Leave without waiting: withdraw w, or return weight already granted to it."""
@@ -158,11 +208,14 @@ cdef class Semaphore:
     def try_acquire(self, n=1):
         """Acquire weight `n` only if that needs no waiting; return whether it did."""
         cdef int64_t weight = _weight(n)
+        cdef bint ok
         self._mu._lock()
-        ok = self.size - self._cur >= weight and not self._waiters
-        if ok:
-            self._cur += weight
-        self._mu._unlock()
+        try:
+            ok = self.size - self._cur >= weight and not self._waiters
+            if ok:
+                self._cur += weight
+        finally:
+            self._mu._unlock()
         return ok
 
     def release(self, n=1):

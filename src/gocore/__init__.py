@@ -55,6 +55,9 @@ from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
+from gocore.dump import GoroutineInfo, dump_goroutines, dump_on_signal, goroutines
+from gocore.deadlock import set_deadlock_detection
+from gocore import testing
 from gocore.singleflight import Result, SingleFlight
 from gocore.ratelimit import RateLimiter, Reservation
 from gocore.breaker import AdaptiveBreaker, CircuitBreaker, Ticket
@@ -74,6 +77,12 @@ __all__ = [
     "go",
     "set_panic_handler",
     "num_goroutine",
+    # seeing goroutines
+    "GoroutineInfo",
+    "goroutines",
+    "dump_goroutines",
+    "dump_on_signal",
+    "set_deadlock_detection",
     # context
     "Context",
     "background",

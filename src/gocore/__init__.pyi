@@ -7,10 +7,14 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
+import traceback
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, Protocol, TypeVar, final
 
+from _typeshed import SupportsWrite
 from typing_extensions import ParamSpec, Self, TypeAlias
+
+from gocore import testing as testing
 
 __version__: str
 
@@ -37,6 +41,22 @@ class DeadlockError(RuntimeError): ...
 def go(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None: ...
 def set_panic_handler(fn: Callable[[BaseException], object] | None) -> Callable[[BaseException], object] | None: ...
 def num_goroutine() -> int: ...
+
+# ---- seeing goroutines ----
+@final
+class GoroutineInfo:
+    id: int
+    name: str
+    created_at: str
+    state: str
+    waiting_since: float | None
+    stack: traceback.StackSummary
+    created_by: str
+
+def goroutines() -> list[GoroutineInfo]: ...
+def dump_goroutines(file: SupportsWrite[str] | None = None) -> None: ...
+def dump_on_signal(signum: int | None = ...) -> Any: ...
+def set_deadlock_detection(enabled: bool) -> bool: ...
 
 # ---- channels ----
 class _Default: ...

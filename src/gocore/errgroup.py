@@ -17,11 +17,13 @@ from asyncio import CancelledError
 from types import TracebackType
 from typing import Any, Callable, Generator, Literal, Optional, Tuple
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
 from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, with_cancel_cause
-from gocore.goroutine import go as _go, spawn_coro
+from gocore.goroutine import spawn_coro
+
+_INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
 
 __all__ = ["ErrGroup"]
 
@@ -156,7 +158,7 @@ class ErrGroup:
             if _is_coro_fn(fn):
                 spawn_coro(self._arun, (sem, fn, args, kwargs), self._abandon)
             else:
-                _go(self._run, sem, fn, args, kwargs)
+                _go_labeled(fn, self._run, sem, fn, args, kwargs)
         except BaseException:
             self._finish(sem)
             raise
@@ -252,6 +254,8 @@ class ErrGroup:
         if n < 0:
             self._sem = None
             return
+        if n > _INT64_MAX:
+            raise OverflowError(f"limit {n} does not fit in 64 bits (use a negative limit for none)")
         active = self._active.load()
         if active != 0:
             raise RuntimeError(f"errgroup: modify limit while {active} goroutines in the group are still active")

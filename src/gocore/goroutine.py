@@ -9,6 +9,7 @@ under ``asyncio.run`` on a worker thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import traceback
@@ -189,3 +190,12 @@ def _go_coro(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
 
 
 _gocore._install_coro_go(_go_coro)
+
+
+# go() names its caller's line; frames of gocore's own Python files (this
+# package and any subpackage) are skipped so that ErrGroup.go, WorkerPool.go,
+# ... name the user's line.  co_filename is the path a module was imported
+# by: take the directory both as given and absolute.
+_gocore._install_frame_skip(
+    {os.path.join(os.path.dirname(__file__), ""),
+     os.path.join(os.path.dirname(os.path.abspath(__file__)), "")})

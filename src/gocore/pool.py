@@ -124,10 +124,17 @@ class Pool(Generic[T]):
                 continue
             if create:
                 try:
-                    return self._create()
+                    obj = self._create()
                 except BaseException:
                     self._release_slot()
                     raise
+                if obj is None:
+                    # None cannot be put back (put() refuses it), so handing
+                    # it out would lose the slot for good: give the slot back.
+                    self._release_slot()
+                    raise TypeError(f"Pool create() returned None; it must return the object "
+                                    f"to pool (create={self._create!r})")
+                return obj
 
     def put(self, obj: T) -> None:
         """Return `obj` to the pool (ValueError for None).  After ``close()``

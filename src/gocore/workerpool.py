@@ -19,11 +19,13 @@ from asyncio import CancelledError
 from types import TracebackType
 from typing import Any, Callable, Generator, Iterable, List, Literal, Optional, TypeVar
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _is_coro_fn, _not_callable
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
 from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, _CancelCauseFunc, background, cause, with_cancel_cause
-from gocore.goroutine import go as _go, spawn_coro
+from gocore.goroutine import spawn_coro
+
+_INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
 
 __all__ = ["WorkerPool"]
 
@@ -72,6 +74,8 @@ class WorkerPool:
             raise TypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        if max_workers > _INT64_MAX:
+            raise OverflowError(f"max_workers {max_workers} does not fit in 64 bits")
         self._max = max_workers
         self._sem = Semaphore(max_workers)
         self._wg = WaitGroup()
@@ -147,7 +151,7 @@ class WorkerPool:
             if _is_coro_fn(fn):
                 spawn_coro(self._arun, (ctx, cancel, fn, args, kwargs), self._abandon)
             else:
-                _go(self._run, ctx, cancel, fn, args, kwargs)
+                _go_labeled(fn, self._run, ctx, cancel, fn, args, kwargs)
         except BaseException:
             self._give_back()
             raise

@@ -6,6 +6,7 @@ precision (an Any, a missing Optional) fails the check too.
 """
 from __future__ import annotations
 
+import sys
 import datetime
 import decimal
 from collections.abc import Callable
@@ -125,6 +126,26 @@ def goroutine_examples() -> int:
     previous = gocore.set_panic_handler(None)
     gocore.set_panic_handler(previous)
     return gocore.num_goroutine()
+
+
+def seeing_goroutines() -> None:
+    infos: list[gocore.GoroutineInfo] = gocore.goroutines()
+    for g in infos:
+        gid: int = g.id
+        where: str = g.created_at
+        since: float | None = g.waiting_since
+        frames = len(g.stack)
+        print(gid, g.name, g.state, where, since, frames)
+    gocore.dump_goroutines()
+    gocore.dump_goroutines(sys.stdout)
+    gocore.dump_on_signal()
+    previous: bool = gocore.set_deadlock_detection(True)
+    gocore.set_deadlock_detection(previous)
+    gocore.testing.verify_none(timeout=0.5, ignore=["worker"])
+    try:
+        pass
+    except gocore.DeadlockError as e:
+        print(e)
 
 
 def pattern_examples() -> int:
