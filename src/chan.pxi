@@ -67,6 +67,7 @@ cdef class Chan:
             self._c.slots = NULL
         Py_XDECREF(self._c.close_exc)
         self._c.close_exc = NULL
+        chan_ret_clear(&self._c)
 
     def __class_getitem__(cls, item):
         """``Chan[int]`` for annotations."""
@@ -106,6 +107,24 @@ cdef class Chan:
             return (None, False)
         return chan_recv_ok(self, timeout)
 
+    def asend(self, v):
+        """Awaitable ``send``: ``await ch.asend(v)`` (see chan_async.pxi)."""
+        return chan_op(self, AOP_SEND, v)
+
+    def arecv(self):
+        """Awaitable ``recv``: ``v = await ch.arecv()``."""
+        return chan_op(self, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """Awaitable ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
+        return chan_op(self, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self, AOP_NEXT, None)
+
     def close(self):
         """Close: buffered values can still be received, then receivers get
         ``(None, False)``; waiting and later senders raise ClosedChannelError.
@@ -136,8 +155,8 @@ cdef class Chan:
 
     def __len__(self):
         if self._c.cap == 0:
-            return 0
-        return _ring_len(&self._c)
+            return gocore_load_acquire(&self._c.ret_len)
+        return _ring_len(&self._c) + gocore_load_acquire(&self._c.ret_len)
 
     def __bool__(self):
         # A channel is not a container: an empty one is still "a channel".
@@ -254,6 +273,20 @@ cdef class RecvChan(_ChanView):
     def recv_only(self):
         return self
 
+    def arecv(self):
+        """See ``Chan.arecv``."""
+        return chan_op(self._ch, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """See ``Chan.arecv_ok``."""
+        return chan_op(self._ch, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self._ch, AOP_NEXT, None)
+
     def __iter__(self):
         return self
 
@@ -276,6 +309,10 @@ cdef class SendChan(_ChanView):
     def send(self, v, timeout=None):
         """See ``Chan.send``."""
         chan_send(self._ch, v, timeout)
+
+    def asend(self, v):
+        """See ``Chan.asend``."""
+        return chan_op(self._ch, AOP_SEND, v)
 
     def close(self):
         """See ``Chan.close``."""
@@ -319,8 +356,9 @@ cdef int _chan_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
         r = visit(c.close_exc, arg)
         if r:
             return r
-    if c.slots == NULL:
-        return 0
+    r = chan_ret_traverse(c, visit, arg)
+    if r or c.slots == NULL:
+        return r
     pos = c.head >> POS_SHIFT
     end = c.tail >> POS_SHIFT
     while pos < end:
@@ -342,6 +380,7 @@ cdef int _chan_clear(PyObject* o) noexcept:
     cdef PyObject* v = c.close_exc
     c.close_exc = NULL
     Py_XDECREF(v)
+    chan_ret_clear(c)
     if c.slots == NULL:
         return 0
     while ring_pop(c, &v, True) == R_OK:

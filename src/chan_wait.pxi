@@ -63,12 +63,19 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
     re-check, which is awake already."""
     cdef ChanWaiter* nxt
     cdef ChanSleeper* s
+    cdef ChanWaiter* tasks = NULL
     while w != NULL:
         nxt = w.next                 # read first: after the unpark w may vanish
         s = w.sleeper
         if s != skip:
-            gocore_unpark(&s.parker)
+            if s.task != NULL:
+                w.next = tasks       # a task's record: woken below, in one batch
+                tasks = w
+            else:
+                gocore_unpark(&s.parker)
         w = nxt
+    if tasks != NULL:
+        chan_wake_tasks(tasks)
 
 
 
@@ -108,6 +115,7 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadli
     # counts as parked (rec_parked, under the channel lock, once queued).
     sl.state = 0
     sl.fired = NULL
+    sl.task = NULL
     if rec_on_main_thread():
         rec_attach_main()
     sl.rec = rec_self()

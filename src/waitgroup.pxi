@@ -151,6 +151,19 @@ cdef class WaitGroup:
             return True
         return _wg_wait(&self._state, &self._sema, deadline) == 1
 
+    def __await__(self):
+        """``await wg``: the awaitable ``wait()`` (no timeout: use asyncio.timeout)."""
+        cdef int64_t old
+        while True:
+            old = gocore_load_acquire(&self._state)
+            if (old >> 32) == 0:
+                return _DONE
+            if gocore_cas(&self._state, old, old + 1):
+                break
+        # Counted as a waiter: the zeroing add releases a unit for us.  A
+        # cancelled task leaves its record to collect that unit (sync_async.pxi).
+        return sema_await(&self._sema, self, None)
+
     def go(self, fn, /, *args, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a goroutine, counted by this group
         (Go 1.25).  ``done`` runs even if `fn` raises; the exception goes to

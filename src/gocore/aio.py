@@ -222,7 +222,7 @@ if hasattr(Semaphore, "aacquire"):
         """``await acquire_slot(sem, ctx)``: one unit of `sem`, without
         blocking the loop; raises ``ctx.err()`` if ctx ends first; a
         cancelled wait holds nothing."""
-        await sem.aacquire(1, ctx)  # type: ignore[attr-defined]   # the core may not have it yet
+        await sem.aacquire(1, ctx)
 else:
     async def acquire_slot(sem: Semaphore, ctx: Optional[Context] = None) -> None:
         """``await acquire_slot(sem, ctx)``: one unit of `sem`, without
