@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: freethreading_compatible=True
+# cython: embedsignature=True, embedsignature.format=clinic
 """gocore's compiled core: atomics, the semaphore sleep/wake table and the
 sync primitives built on it.  Import the public names from ``gocore``.
 

@@ -34,7 +34,10 @@ cdef inline int64_t as_int64(object v, str what="value") except? -1:
 
 @cython.binding(False)
 cdef class AtomicInt:
-    """A 64-bit signed integer updated atomically, Go's ``atomic.Int64``.
+    """AtomicInt(value=0)
+--
+
+    A 64-bit signed integer updated atomically, Go's ``atomic.Int64``.
 
     ``add`` wraps around on overflow like Go; values that do not fit in int64
     raise OverflowError, non-integers TypeError.
@@ -87,7 +90,10 @@ cdef class AtomicInt:
 
 @cython.binding(False)
 cdef class AtomicBool:
-    """A boolean updated atomically, Go's ``atomic.Bool``.
+    """AtomicBool(value=False)
+--
+
+    A boolean updated atomically, Go's ``atomic.Bool``.
 
     Example::
 
@@ -122,7 +128,10 @@ cdef class AtomicBool:
 
 @cython.binding(False)
 cdef class AtomicRef:
-    """A reference to any Python object, swapped atomically (Go's
+    """AtomicRef(obj=None)
+--
+
+    A reference to any Python object, swapped atomically (Go's
     ``atomic.Pointer`` / ``atomic.Value``).  ``compare_and_swap`` compares by
     identity (``is``).
 

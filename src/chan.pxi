@@ -7,7 +7,10 @@ cdef inline int _take_if_fast(Chan ch, object timeout, PyObject** out) except -1
 
 
 cdef class Chan:
-    """A Go channel: ``Chan(cap=0)``; ``cap == 0`` is unbuffered (a send
+    """Chan(cap=0)
+--
+
+    A Go channel: ``Chan(cap=0)``; ``cap == 0`` is unbuffered (a send
     waits for its receiver), ``cap > 0`` buffers up to `cap` values.
 
     ``send(v, timeout=None)``, ``recv(timeout=None)``, ``recv_ok(timeout=None)

@@ -15,7 +15,10 @@ cdef struct CondWaiter:
 
 @cython.binding(False)
 cdef class Cond:
-    """A condition variable, Go's ``sync.Cond``: ``wait`` atomically unlocks
+    """Cond(locker)
+--
+
+    A condition variable, Go's ``sync.Cond``: ``wait`` atomically unlocks
     ``c.l``, sleeps until ``signal``/``broadcast`` (or `timeout`), and locks
     ``c.l`` again before returning.
 

@@ -279,7 +279,10 @@ cdef inline bint mutex_try_lock(int64_t* state) noexcept nogil:
 # hooks keep binding(True), which is the faster one for the special-method lookup.
 @cython.binding(False)
 cdef class Mutex:
-    """A mutual exclusion lock, Go's ``sync.Mutex``; a drop-in for ``threading.Lock``.
+    """Mutex()
+--
+
+    A mutual exclusion lock, Go's ``sync.Mutex``; a drop-in for ``threading.Lock``.
 
     Not reentrant; any thread may unlock it.  Uncontended lock/unlock is one
     compare-and-swap each; a contended waiter spins briefly, then sleeps with

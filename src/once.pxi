@@ -4,7 +4,10 @@ cimport cython
 
 @cython.binding(False)
 cdef class Once:
-    """Run a function exactly once, Go's ``sync.Once``.
+    """Once()
+--
+
+    Run a function exactly once, Go's ``sync.Once``.
 
     If `fn` raises, the exception reaches that caller and the Once still
     counts as done (as in Go); concurrent callers wait until the first call

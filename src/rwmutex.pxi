@@ -57,7 +57,10 @@ cdef int raise_pending() except -1:
 
 @cython.binding(False)
 cdef class RWMutex:
-    """A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
+    """RWMutex()
+--
+
+    A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
 
     Many readers or one writer.  A waiting writer blocks new readers.
     ``with rw:`` takes the write lock; ``with rw.rlocker():`` a read lock.

@@ -39,7 +39,10 @@ cdef class _SemWaiter:
 
 @cython.binding(False)
 cdef class Semaphore:
-    """A weighted semaphore, as ``golang.org/x/sync/semaphore``.
+    """Semaphore(n)
+--
+
+    A weighted semaphore, as ``golang.org/x/sync/semaphore``.
 
     Example::
 

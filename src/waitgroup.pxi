@@ -114,7 +114,10 @@ cdef inline int wg_add(int64_t* state, int64_t* sema, int64_t delta) except -1:
 
 @cython.binding(False)
 cdef class WaitGroup:
-    """Wait for a collection of tasks to finish, Go's ``sync.WaitGroup``.
+    """WaitGroup()
+--
+
+    Wait for a collection of tasks to finish, Go's ``sync.WaitGroup``.
 
     Example::
 

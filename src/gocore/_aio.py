@@ -67,7 +67,7 @@ def resolve_all(waiters: "list[tuple[asyncio.AbstractEventLoop, asyncio.Future[A
                 value: Any = None) -> None:
     """Complete many futures with `value`: one ``call_soon_threadsafe`` per
     loop, however many of its tasks wait."""
-    by_loop: dict = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Any]]] = {}
     for loop, fut in waiters:
         by_loop.setdefault(loop, []).append(fut)
     here = _running_loop()

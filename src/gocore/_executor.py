@@ -23,6 +23,7 @@ poll through ``ctx.err()``.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import pickle
 import threading
@@ -106,8 +107,7 @@ class _DaskFlag:
 
     def _get(self) -> Any:
         if self._event is None:
-            from distributed import Event
-            self._event = Event(self.name)
+            self._event = _distributed("distributed").Event(self.name)
         return self._event
 
     def is_set(self) -> bool:
@@ -118,6 +118,12 @@ class _DaskFlag:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (_DaskFlag, (self.name,))
+
+
+def _distributed(name: str) -> Any:
+    """A module of dask.distributed, imported on first use: an optional
+    engine, so the type checker must not need it installed."""
+    return importlib.import_module(name)
 
 
 # One manager per (process, start method), started the first time a remote
@@ -142,7 +148,7 @@ def _manager_event(mp_context: Any) -> Any:
 
 # ---- what runs on the far side ----
 
-def _call(fn: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> Any:
+def _call(fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     return fn(*args, **kwargs)
 
 
@@ -152,12 +158,12 @@ def _run_chunk(fn: Callable[..., Any], items: List[Any], kwargs: Dict[str, Any])
     return [fn(item, **kwargs) for item in items]
 
 
-def _run_mapper(mapper: Callable[..., Any], item: Any, kwargs: Dict[str, Any]) -> Tuple[List[Any], list]:
+def _run_mapper(mapper: Callable[..., Any], item: Any, kwargs: Dict[str, Any]) -> Tuple[List[Any], List[Any]]:
     """A ``map_reduce`` mapper on the far side: ``emit`` collects, and a
     ``cancel(exc)`` is recorded, not acted on (the group lives in the
     submitting process); both travel back with the result."""
     emitted: List[Any] = []
-    cancels: list = []
+    cancels: List[Any] = []
 
     def cancel(exc: Optional[BaseException] = None) -> None:
         if not cancels:
@@ -185,10 +191,10 @@ class _Backend:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    def prepare(self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str) -> Any:
+    def prepare(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], name: str) -> Any:
         return (fn, args, kwargs)
 
-    def submit(self, call: Any, name: str) -> Future:
+    def submit(self, call: Any, name: str) -> Future[Any]:
         fn, args, kwargs = call
         return self.executor.submit(fn, *args, **kwargs)
 
@@ -207,7 +213,7 @@ class _ProcessBackend(_Backend):
     def dumps(self, obj: Any) -> bytes:
         return pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
 
-    def prepare(self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str) -> Any:
+    def prepare(self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], name: str) -> Any:
         # The check is a full pickling whose bytes are dropped: submitting
         # them instead would make the worker unpickle twice (the executor's
         # wrapper, then ours), and that copy is on its critical path, while
@@ -229,28 +235,27 @@ class _DaskBackend(_ProcessBackend):
     def __init__(self, executor: Executor, client: Any) -> None:
         super().__init__(executor)
         self._client = client
-        from distributed.protocol.pickle import dumps
-        self._dumps = dumps
+        self._dumps: Callable[[Any], bytes] = _distributed("distributed.protocol.pickle").dumps
 
     def dumps(self, obj: Any) -> bytes:
         return self._dumps(obj)
 
-    def submit(self, call: Any, name: str) -> Future:
+    def submit(self, call: Any, name: str) -> Future[Any]:
         # pure=False: two identical go() calls are two tasks, as in Go (dask
         # would otherwise merge them into one key); the key keeps the task's
         # name visible on the dashboard.
         # Through _call, so a task keyword named like one of submit's own
         # (key, workers, retries, ...) still reaches the task.
-        return self.executor.submit(_call, *call, pure=False, key=f"{name}-{uuid.uuid4().hex}")
+        return self.executor.submit(_call, *call, pure=False,  # type: ignore[call-arg]   # dask's submit
+                                    key=f"{name}-{uuid.uuid4().hex}")
 
     def new_flag(self) -> Any:
-        from distributed import Event
         name = f"gocore-cancel-{uuid.uuid4().hex}"
-        flag = _DaskFlag(name, Event(name, client=self._client))
+        flag = _DaskFlag(name, _distributed("distributed").Event(name, client=self._client))
         return flag, flag.set
 
 
-def _pickling_error(dumps: Callable[[Any], bytes], fn: Any, args: tuple, kwargs: dict,
+def _pickling_error(dumps: Callable[[Any], bytes], fn: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any],
                     name: str, exc: BaseException) -> TaskPicklingError:
     """Name the part that failed: the function itself, one argument, or (for
     a map chunk) one item."""
@@ -319,7 +324,7 @@ def _ctx_signature(fn: Callable[..., Any]) -> Optional[inspect.Signature]:
     return sig
 
 
-def _wants_ctx(fn: Callable[..., Any], args: tuple, kwargs: dict) -> bool:
+def _wants_ctx(fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> bool:
     """Whether `fn` declares a ``ctx`` parameter the call leaves unfilled."""
     if "ctx" in kwargs:
         return False
@@ -365,7 +370,7 @@ class _Round:
         self.backend = backend
         self.ctx = ctx
         self.lock = threading.Lock()
-        self.inflight: set = set()
+        self.inflight: set[Future[Any]] = set()
         self.stopped = False
         self.flag: Any = None
         self.set_flag: Optional[Callable[[], Any]] = None
@@ -430,7 +435,7 @@ class Dispatcher:
                 rnd = self._round = _Round(self.backend, ctx)
             return rnd
 
-    def prepare(self, ctx: Context, fn: Callable[..., Any], args: tuple, kwargs: dict,
+    def prepare(self, ctx: Context, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any],
                 name: Optional[str] = None) -> "_Task":
         """Everything about a task that needs no slot: the ``ctx`` argument
         and the pickling (so a pickling error is raised here, naming the
@@ -487,7 +492,7 @@ class Dispatcher:
             fut.cancel()
         in_process = backend.in_process
 
-        def finished(f: Future) -> None:
+        def finished(f: Future[Any]) -> None:
             with rnd.lock:
                 rnd.inflight.discard(f)
             if f.cancelled():
@@ -508,10 +513,10 @@ class Dispatcher:
         cancelled because its round stopped raises the round's ``ctx.err()``.
         For callers that hold one goroutine per in-flight task (the ``mr``
         mappers): the goroutine blocks here, the engine does the work."""
-        box = Chan(1)       # the callback's send never blocks: one value, room for one
+        box: Chan[Tuple[Optional[BaseException], Any, bool]] = Chan(1)   # the callback's send never blocks
         if not self.launch(task, lambda exc, result, cancelled: box.send((exc, result, cancelled))):
             raise task.round.ctx.err() or Canceled()
-        exc, result, cancelled = box.recv()
+        exc, result, cancelled = box.recv()  # type: ignore[misc]   # never closed: never None
         if cancelled:
             raise task.round.ctx.err() or Canceled()
         if exc is not None:
@@ -598,7 +603,7 @@ class ChunkedMap:
             with lane.lock:
                 lane.launching, lane.again = True, False
             try:
-                started = launch(task, lambda exc, result, cancelled, start=start:
+                started = launch(task, lambda exc, result, cancelled, start=start:  # type: ignore[misc]
                                  self._finished(lane, start, exc, result, cancelled))
             except BaseException as exc:    # e.g. the executor was shut down
                 self._on_error(exc)

@@ -74,14 +74,14 @@ class _CancelOn:
         # _fire and __aexit__ runs first decides, with no lock.
         loop = self._loop
         try:
-            loop.call_soon_threadsafe(self._fire)
+            loop.call_soon_threadsafe(self._fire)  # type: ignore[union-attr]
         except RuntimeError:
             pass        # the loop is closed: its task runs no more, nothing to cancel
 
     def _fire(self) -> None:
         if self._state == _ENTERED:
             self._state = _CANCELLING
-            self._task.cancel(self._msg)
+            self._task.cancel(self._msg)  # type: ignore[union-attr]
 
     async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> None:
@@ -94,14 +94,14 @@ class _CancelOn:
             return
         if _HAS_UNCANCEL:
             # Ours unless more cancel() requests came than the one we made.
-            ours = self._task.uncancel() <= self._cancelling
+            ours = self._task.uncancel() <= self._cancelling  # type: ignore[union-attr]
         else:
             # 3.10: no count.  A CancelledError carrying another message is
             # someone else's; one with ours, or with none (messages get lost
             # in some chains of awaits on 3.10), is taken as ours.
             ours = exc is not None and exc.args in ((), (self._msg,))
         if ours and exc_type is not None and issubclass(exc_type, CancelledError):
-            raise self._ctx.err().with_traceback(None) from exc
+            raise self._ctx.err().with_traceback(None) from exc  # type: ignore[union-attr]
 
 
 def cancel_on(ctx: Context) -> _CancelOn:

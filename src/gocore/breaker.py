@@ -195,7 +195,7 @@ class CircuitBreaker(_Breaker):
         self._failures = 0          # consecutive, while closed
         self._opened_at = 0.0       # while open
         self._trials = 0            # admitted trial calls, while half-open
-        self._pending: deque = deque()   # transitions not yet told to on_state_change
+        self._pending: deque[tuple[str, str]] = deque()   # transitions not yet told to on_state_change
         self._notify_mu = Mutex()        # one thread at a time tells them, in order
 
     @property
@@ -376,7 +376,7 @@ class AdaptiveBreaker(_Breaker):
                 accepts[s] = requests[s] = 0
         self._cur = idx
 
-    def _history(self) -> tuple:
+    def _history(self) -> tuple[int, int]:
         """(accepts, requests) over the window now."""
         idx = int(_clock.now() // self._span)
         mu = self._mu

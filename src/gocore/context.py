@@ -26,12 +26,15 @@ parent's error under the parent's lock (and cancels itself).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Protocol, Tuple
 
 from gocore import _clock, _gocore
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
 from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go
+
+if TYPE_CHECKING:
+    from gocore.timers import Seconds, _Entry
 
 __all__ = [
     "Context",
@@ -64,11 +67,20 @@ def _new_canceled() -> Canceled:
 # register with beneath a foreign wrapper.
 _CANCEL_KEY = object()
 
+# A registered child: a cancel node, a context_after_func registration or the
+# core's Semaphore hook; each has _parent_canceled(err, cause) and _owner.
+_Child = Any
+_Children = Dict[_Child, None]
 
-_closed_chan = None
+
+class _CancelCauseFunc(Protocol):
+    def __call__(self, cause: Optional[BaseException] = None) -> None: ...
 
 
-def _closed():
+_closed_chan: Optional[_Chan[None]] = None
+
+
+def _closed() -> _Chan[None]:
     """One shared, already-closed channel: done() of a context cancelled
     before anybody asked for its channel (Go's closedchan)."""
     global _closed_chan
@@ -102,7 +114,7 @@ class Context:
     def deadline(self) -> Optional[float]:
         raise NotImplementedError
 
-    def done(self):
+    def done(self) -> _Chan[None]:
         raise NotImplementedError
 
     def err(self) -> Optional[BaseException]:
@@ -121,7 +133,7 @@ class _NeverDone(Context):
     def deadline(self) -> None:
         return None
 
-    def done(self):
+    def done(self) -> _Chan[None]:
         return _nilchan                 # nilchan: never ready, as Go's nil channel
 
     def err(self) -> None:
@@ -175,16 +187,16 @@ class _CancelCtx(Context):
     def __init__(self, parent: Context) -> None:
         self._parent = parent
         self._mu = _Lock()
-        self._err = None            # set once, under _mu; read without it (one slot load)
-        self._cause = None          # set under _mu, before _err
-        self._done = None           # made on demand under _mu
-        self._children = None       # dict used as an ordered set, guarded by _mu; None once cancelled
-        self._owner = None          # the node we are registered with, if any
+        self._err: Optional[BaseException] = None    # set once, under _mu; read without it (one slot load)
+        self._cause: Optional[BaseException] = None  # set under _mu, before _err
+        self._done: Optional[_Chan[None]] = None     # made on demand under _mu
+        self._children: Optional[_Children] = None   # dict used as an ordered set, guarded by _mu; None once cancelled
+        self._owner: Optional[_CancelCtx] = None     # the node we are registered with, if any
 
     def deadline(self) -> Optional[float]:
         return _deadline(self._parent)
 
-    def done(self):
+    def done(self) -> _Chan[None]:
         d = self._done
         if d is not None:
             return d
@@ -231,7 +243,7 @@ class _CancelCtx(Context):
         from the ancestor it is registered with."""
         self._finish(self._mark(err, cause), remove)
 
-    def _finish(self, children, remove: bool) -> None:
+    def _finish(self, children: Optional[_Children], remove: bool) -> None:
         """After _mark: cancel the subtree, unlink from the owner, then raise
         the first exception the walk met (the walk itself never stops)."""
         first = _cancel_tree(self, self._err, self._cause) if children else None
@@ -243,7 +255,7 @@ class _CancelCtx(Context):
         if first is not None:
             raise first
 
-    def _mark(self, err, cause):
+    def _mark(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
         """Record the error (first caller wins) and close done; return the
         children still to be walked.  They stay in _children until the walk
         has taken them (see _cancel_tree), so an interrupted walk loses none."""
@@ -269,12 +281,12 @@ class _CancelCtx(Context):
                 self._children = None
         return children
 
-    def _parent_canceled(self, err, cause):
+    def _parent_canceled(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
         # Our owner dropped its whole children dict: no unlinking needed.
         self._owner = None
         return self._mark(err, cause)
 
-    def _add_child(self, child) -> bool:
+    def _add_child(self, child: _Child) -> bool:
         """Register `child` (and record us as its owner); False if this node
         is already cancelled."""
         with self._mu:
@@ -288,7 +300,7 @@ class _CancelCtx(Context):
             child._owner = self
             return True
 
-    def _remove_child(self, child) -> None:
+    def _remove_child(self, child: _Child) -> None:
         with self._mu:
             ch = self._children
             if ch is not None:
@@ -303,16 +315,16 @@ class _CancelCtx(Context):
 class _TimerCtx(_CancelCtx):
     __slots__ = ("_deadline", "_timer", "_deadline_cause")
 
-    def __init__(self, parent: Context, deadline: float, deadline_cause) -> None:
+    def __init__(self, parent: Context, deadline: float, deadline_cause: Optional[BaseException]) -> None:
         _CancelCtx.__init__(self, parent)
         self._deadline = deadline
-        self._timer = None              # the armed timer handle, guarded by _mu
+        self._timer: Optional[_Entry] = None   # the armed timer handle, guarded by _mu
         self._deadline_cause = deadline_cause
 
     def deadline(self) -> float:
         return self._deadline
 
-    def _mark(self, err, cause):
+    def _mark(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
         children = _CancelCtx._mark(self, err, cause)
         # Stop the timer whoever cancelled us: a stopped timer drops its
         # reference to this node, so nothing keeps a cancelled context alive.
@@ -345,16 +357,19 @@ class _ValueCtx(Context):
     def deadline(self) -> Optional[float]:
         return _deadline(self._parent)
 
-    def done(self):
+    def done(self) -> _Chan[None]:
         ctx = _past_values(self._parent)
-        return ctx.done()
+        done: _Chan[None] = ctx.done()
+        return done
 
     def err(self) -> Optional[BaseException]:
         ctx = _past_values(self._parent)
         t = type(ctx)
         if t is _CancelCtx or t is _TimerCtx:
-            return ctx._err
-        return ctx.err()
+            err: Optional[BaseException] = ctx._err
+            return err
+        theirs: Optional[BaseException] = ctx.err()
+        return theirs
 
     def value(self, key: Any) -> Any:
         return _value(self, key)
@@ -430,14 +445,16 @@ def _deadline(ctx: Any) -> Optional[float]:
         if t is _ValueCtx or t is _CancelCtx:
             ctx = ctx._parent
         elif t is _TimerCtx:
-            return ctx._deadline
+            deadline: float = ctx._deadline
+            return deadline
         elif t is _EmptyCtx or t is _WithoutCancelCtx:
             return None
         else:
-            return ctx.deadline()
+            theirs: Optional[float] = ctx.deadline()
+            return theirs
 
 
-def _cancel_tree(root, err, cause) -> Optional[BaseException]:
+def _cancel_tree(root: Any, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[BaseException]:
     """Cancel everything below `root` (already marked): depth-first and
     iterative, so depth costs no recursion.  Returns the first exception met
     instead of raising it, because the walk must finish whatever happens.
@@ -490,7 +507,7 @@ def _check_parent(parent: Any) -> None:
             raise TypeError(f"parent context must have a {name}() method; got {t.__name__}")
 
 
-def _owner_of(parent: Any):
+def _owner_of(parent: Any) -> Any:
     """The cancellable node a child of `parent` must register with; None if
     `parent` can never be cancelled; _Foreign for an unknown context type."""
     ctx = parent
@@ -515,7 +532,7 @@ def _owner_of(parent: Any):
     return _Foreign
 
 
-def _propagate(parent: Any, child) -> None:
+def _propagate(parent: Any, child: _Child) -> None:
     """Arrange for `child` to be cancelled when `parent` is."""
     owner = _owner_of(parent)
     if owner is None:
@@ -529,12 +546,12 @@ def _propagate(parent: Any, child) -> None:
     child._parent_canceled(owner._err, _cause_of_node(owner))
 
 
-def _cause_of_node(node: _CancelCtx):
+def _cause_of_node(node: _CancelCtx) -> Optional[BaseException]:
     with node._mu:
         return node._cause
 
 
-def _watch_foreign(parent: Any, child) -> None:
+def _watch_foreign(parent: Any, child: _Child) -> None:
     """A foreign parent cannot call us back: a goroutine waits for either
     the parent's done channel or the child's end (Go does the same)."""
     if not isinstance(child, _CancelCtx):
@@ -580,15 +597,16 @@ def with_cancel(parent: Context) -> Tuple[Context, Callable[[], None]]:
     c = _CancelCtx(parent)
     if t is _CancelCtx or t is _TimerCtx:
         # The common case, without the general walk: register with parent.
-        if not parent._add_child(c):
-            c._parent_canceled(parent._err, _cause_of_node(parent))
+        node: _CancelCtx = parent  # type: ignore[assignment]   # the type test above
+        if not node._add_child(c):
+            c._parent_canceled(node._err, _cause_of_node(node))
     elif t is not _EmptyCtx:
         _check_parent(parent)
         _propagate(parent, c)
     return c, c._cancel_func
 
 
-def with_cancel_cause(parent: Context) -> Tuple[Context, Callable[..., None]]:
+def with_cancel_cause(parent: Context) -> Tuple[Context, _CancelCauseFunc]:
     """Like ``with_cancel``, but ``cancel(cause=None)`` records why; read it
     back with ``gocore.cause(ctx)`` (``ctx.err()`` is still ``Canceled``).
 
@@ -605,7 +623,8 @@ def with_cancel_cause(parent: Context) -> Tuple[Context, Callable[..., None]]:
     return c, c._cancel_cause_func
 
 
-def _with_deadline(parent: Context, deadline: float, deadline_cause) -> Tuple[Context, Callable[[], None]]:
+def _with_deadline(parent: Context, deadline: float,
+                   deadline_cause: Optional[BaseException]) -> Tuple[Context, Callable[[], None]]:
     _check_parent(parent)
     # The library's one rule for seconds (here on the monotonic clock): "5"
     # or b"5" is a TypeError, not a deadline long past; NaN is ValueError;
@@ -639,7 +658,7 @@ def with_deadline(parent: Context, deadline: float) -> Tuple[Context, Callable[[
     return _with_deadline(parent, deadline, None)
 
 
-def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[], None]]:
+def with_timeout(parent: Context, seconds: Seconds) -> Tuple[Context, Callable[[], None]]:
     """``with_deadline(parent, time.monotonic() + seconds)``.
 
     Example::
@@ -654,8 +673,8 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
     return _with_deadline(parent, when, None)
 
 
-def with_value(parent: Context, key: Any, val: Any) -> Context:
-    """A child that carries ``key -> val``; ``ctx.value(key)`` searches up the
+def with_value(parent: Context, key: Any, value: Any) -> Context:
+    """A child that carries ``key -> value``; ``ctx.value(key)`` searches up the
     chain.  Keys compare with ``==`` (and must be of the same type, as Go's
     interface comparison); a ``None`` or unhashable key raises TypeError.
 
@@ -671,7 +690,7 @@ def with_value(parent: Context, key: Any, val: Any) -> Context:
         hash(key)
     except TypeError:
         raise TypeError(f"context key must be hashable, not {type(key).__name__}") from None
-    return _ValueCtx(parent, key, val)
+    return _ValueCtx(parent, key, value)
 
 
 def without_cancel(parent: Context) -> Context:
@@ -694,11 +713,11 @@ class _AfterFunc:
 
     __slots__ = ("_fn", "_claimed", "_mu", "_owner", "__weakref__")
 
-    def __init__(self, fn) -> None:
-        self._fn = fn
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._fn: Optional[Callable[[], object]] = fn
         self._claimed = False
         self._mu = _Lock()
-        self._owner = None
+        self._owner: Optional[_CancelCtx] = None
 
     def _claim(self) -> bool:
         with self._mu:
@@ -707,11 +726,11 @@ class _AfterFunc:
             self._claimed = True
             return True
 
-    def _parent_canceled(self, err, cause):
+    def _parent_canceled(self, err: Optional[BaseException], cause: Optional[BaseException]) -> None:
         self._owner = None
         if self._claim():
             fn, self._fn = self._fn, None
-            go(fn)
+            go(fn)  # type: ignore[arg-type]   # set until claimed, and claimed once
         return None
 
     def stop(self) -> bool:
@@ -731,11 +750,11 @@ class _SyncCallback(_AfterFunc):
 
     __slots__ = ()
 
-    def _parent_canceled(self, err, cause):
+    def _parent_canceled(self, err: Optional[BaseException], cause: Optional[BaseException]) -> None:
         self._owner = None
         if self._claim():
             fn, self._fn = self._fn, None
-            fn()
+            fn()  # type: ignore[misc]   # set until claimed, and claimed once
         return None
 
 
@@ -801,7 +820,8 @@ def cause(ctx: Context) -> Optional[BaseException]:
     if type(node) not in _CANCEL_TYPES:
         return ctx.err()
     with node._mu:
-        return node._cause
+        cause: Optional[BaseException] = node._cause
+        return cause
 
 
 # ---- Go-style descriptions (fmt.Sprint(ctx)) ----
@@ -837,9 +857,9 @@ def _describe(ctx: Any) -> str:
 def _key_name(key: Any) -> str:
     if isinstance(key, str):
         return key
-    if type(key).__str__ is not object.__str__ and type(key).__repr__ is not object.__repr__:
-        return str(key)
     t = type(key)
+    if t.__str__ is not object.__str__ and t.__repr__ is not object.__repr__:  # type: ignore[comparison-overlap]
+        return str(key)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 from asyncio import CancelledError
-from typing import Any, Callable, Generator, Optional, Tuple
+from types import TracebackType
+from typing import Any, Callable, Generator, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
@@ -79,7 +80,7 @@ class ErrGroup:
         self._cancel: Optional[Callable[..., None]] = None
         self._lock = threading.Lock()            # guards the first-error record
         self._err: Optional[BaseException] = None
-        self._tb = None                          # the first error's own traceback
+        self._tb: Optional[TracebackType] = None  # the first error's own traceback
         self._exec: Optional[Dispatcher] = None
         self._xctx: Optional[Context] = None     # executor groups: the context of their futures
         self._xcancel: Optional[Callable[..., None]] = None
@@ -109,7 +110,8 @@ class ErrGroup:
             g._xctx, g._xcancel = with_cancel_cause(parent)
         return g, ctx
 
-    def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _run(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> None:
         try:
             fn(*args, **kwargs)
         except BaseException as exc:    # an exception is the goroutine's error
@@ -117,7 +119,8 @@ class ErrGroup:
         finally:
             self._finish(sem)
 
-    async def _arun(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    async def _arun(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> None:
         try:
             await fn(*args, **kwargs)
         except CancelledError:
@@ -127,7 +130,7 @@ class ErrGroup:
         finally:
             self._finish(sem)
 
-    def _abandon(self, sem: Optional[Semaphore], fn: Any, args: tuple, kwargs: dict) -> None:
+    def _abandon(self, sem: Optional[Semaphore], fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self._finish(sem)       # a task cancelled before it ran: it ends without an error
 
     def _finish(self, sem: Optional[Semaphore]) -> None:
@@ -147,7 +150,8 @@ class ErrGroup:
         if self._xcancel is not None and self._xcancel is not self._cancel:
             self._xcancel(exc)
 
-    def _start(self, sem, fn, args, kwargs) -> None:
+    def _start(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:
         self._active.add(1)
         self._wg.add(1)
         try:
@@ -181,7 +185,7 @@ class ErrGroup:
                 release()
 
         try:
-            started = self._exec.launch(task, finished)
+            started = self._exec.launch(task, finished)  # type: ignore[union-attr]
         except BaseException:
             release()
             raise
@@ -193,7 +197,8 @@ class ErrGroup:
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
             raise _not_callable("ErrGroup.go", fn)
-        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        task = (None if self._exec is None
+                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None:
             sem.acquire()
@@ -204,14 +209,15 @@ class ErrGroup:
         whether the goroutine was started."""
         if not callable(fn):
             raise _not_callable("ErrGroup.try_go", fn)
-        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        task = (None if self._exec is None
+                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
         self._launch(sem, fn, args, kwargs, task)
         return True
 
-    def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict,
+    def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 task: Any) -> None:
         """Start what holds a slot: a prepared executor task, else a goroutine."""
         if task is not None:
@@ -233,7 +239,8 @@ class ErrGroup:
         """
         if not callable(fn):
             raise _not_callable("ErrGroup.ago", fn)
-        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        task = (None if self._exec is None
+                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None:
             await acquire_slot(sem)
@@ -273,7 +280,8 @@ class ErrGroup:
     def __enter__(self) -> "ErrGroup":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             self.wait()
             return False
@@ -298,7 +306,8 @@ class ErrGroup:
     async def __aenter__(self) -> "ErrGroup":
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
+    async def __aexit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                        tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             await self._await()
             return False

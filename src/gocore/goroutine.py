@@ -37,7 +37,7 @@ def _default_panic_handler(exc: BaseException) -> None:
 # The current handler lives in a one-element list: workers read it without a
 # lock (a list item read is atomic, also on free-threaded builds); writers
 # serialise on _handler_lock so set_panic_handler returns the true previous one.
-_handler: list = [_default_panic_handler]
+_handler: list[PanicHandler] = [_default_panic_handler]
 _handler_lock = threading.Lock()
 
 
@@ -93,7 +93,7 @@ class _TaskGoroutine:
 
     __slots__ = ("body", "args", "abandon", "started")
 
-    def __init__(self, body: Callable[..., Awaitable[None]], args: tuple,
+    def __init__(self, body: Callable[..., Awaitable[None]], args: tuple[Any, ...],
                  abandon: Callable[..., None]) -> None:
         self.body, self.args, self.abandon = body, args, abandon
         self.started = False
@@ -117,7 +117,7 @@ class _TaskGoroutine:
             self.abandon(*self.args)
 
 
-async def _to_the_end(body: Callable[..., Awaitable[None]], args: tuple) -> None:
+async def _to_the_end(body: Callable[..., Awaitable[None]], args: tuple[Any, ...]) -> None:
     await body(*args)
     # Task goroutines it started on this private loop are goroutines too: the
     # loop (and this worker) stays until they finish, rather than
@@ -130,11 +130,11 @@ async def _to_the_end(body: Callable[..., Awaitable[None]], args: tuple) -> None
         await asyncio.wait(list(tasks))
 
 
-def _run_to_the_end(body: Callable[..., Awaitable[None]], args: tuple) -> None:
+def _run_to_the_end(body: Callable[..., Awaitable[None]], args: tuple[Any, ...]) -> None:
     asyncio.run(_to_the_end(body, args))
 
 
-def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple, abandon: Callable[..., None]) -> None:
+def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple[Any, ...], abandon: Callable[..., None]) -> None:
     """Run the coroutine ``body(*args)`` as a goroutine: a task on the running
     loop of the calling thread, else under ``asyncio.run`` on a worker.
     `body` is gocore's own wrapper: it reports or records what the user's
@@ -159,7 +159,8 @@ def spawn_coro(body: Callable[..., Awaitable[None]], args: tuple, abandon: Calla
     task.add_done_callback(g.ended)
 
 
-async def _as_goroutine(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple, kwargs: dict) -> None:
+async def _as_goroutine(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> None:
     try:
         await fn(*args, **kwargs)
     except CancelledError:
@@ -170,12 +171,13 @@ async def _as_goroutine(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple,
         _abandon(wg, fn, args, kwargs)
 
 
-def _abandon(wg: Any, fn: Any, args: tuple, kwargs: dict) -> None:
+def _abandon(wg: Any, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     if wg is not None:
         wg.done()
 
 
-def _go_coro(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple, kwargs: Optional[dict]) -> None:
+def _go_coro(wg: Any, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+             kwargs: Optional[dict[str, Any]]) -> None:
     """go(fn, ...) / wg.go(fn, ...) for a coroutine function (from the core)."""
     if wg is not None:
         wg.add(1)

@@ -72,7 +72,7 @@ class _Run:
     def go(self, fn: Callable[..., None], *args: Any) -> None:
         self.wg.go(self._guard, fn, args)
 
-    def _guard(self, fn: Callable[..., None], args: tuple) -> None:
+    def _guard(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         try:
             fn(*args)
         except _Stopped:
@@ -80,7 +80,7 @@ class _Run:
         except BaseException as exc:
             self.fail(exc)
 
-    def sender(self, ch: Chan) -> Callable[[Any], None]:
+    def sender(self, ch: Chan[Any]) -> Callable[[Any], None]:
         """emit(v): send v on ch unless the run stops first (then unwind)."""
         done = self.done
 
@@ -89,7 +89,7 @@ class _Run:
                 raise _Stopped
         return emit
 
-    def receive(self, ch: Chan) -> Iterator[Any]:
+    def receive(self, ch: Chan[Any]) -> Iterator[Any]:
         """ch's values until it is closed; unwinds if the run stops first."""
         done = self.done
         while True:
@@ -110,8 +110,8 @@ def _check_workers(workers: Any) -> int:
     return workers
 
 
-def _start_generator(run: _Run, generate: Callable[[Callable[[Any], None]], Any]) -> Chan:
-    source = Chan(0)
+def _start_generator(run: _Run, generate: Callable[[Callable[[Any], None]], Any]) -> Chan[Any]:
+    source: Chan[Any] = Chan(0)
 
     def produce() -> None:
         try:
@@ -122,7 +122,7 @@ def _start_generator(run: _Run, generate: Callable[[Callable[[Any], None]], Any]
     return source
 
 
-def _start_mappers(run: _Run, source: Chan, call: Callable[[Any], Any], workers: int,
+def _start_mappers(run: _Run, source: Chan[Any], call: Callable[[Any], Any], workers: int,
                    on_exit: Optional[Callable[[], None]] = None) -> None:
     """Run call(item) for every item of source on `workers` goroutines of
     `run`; on_exit() runs once after the last of them has stopped."""
@@ -178,9 +178,9 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
     workers = _check_workers(workers)
     dispatcher = None if executor is None else Dispatcher(executor)
     run = _Run(ctx)
-    collector = Chan(workers)
+    collector: Chan[Any] = Chan(workers)
     mapped = run.sender(collector)
-    results: list = []
+    results: list[Any] = []
 
     def emit_result(value: Any) -> None:
         if results:

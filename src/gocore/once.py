@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from types import TracebackType
+from typing import Any, Callable, Generic, Optional, Tuple, TypeVar
 
 from gocore._gocore import Once
 
 T = TypeVar("T")
+TT = TypeVar("TT", bound=Tuple[Any, ...])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _OnceCall:
+class _OnceCall(Generic[T]):
     """Calls ``fn()`` once under a core Once and remembers the outcome.
 
     After the call, ``fn`` is no longer referenced from here (Go lets the
@@ -23,13 +26,13 @@ class _OnceCall:
         if not callable(fn):
             raise TypeError(f"expected a callable, not {type(fn).__name__}")
         self._once = Once()
-        self._fn = fn
-        self._value = None
-        self._exc = None       # the exception fn raised, if it did
-        self._tb = None        # its traceback as fn left it
-        self._wrappers = []    # functions whose __wrapped__ points at fn
+        self._fn: Any = fn     # None once run
+        self._value: T = None  # type: ignore[assignment]   # read only after _run set it
+        self._exc: Optional[BaseException] = None   # the exception fn raised, if it did
+        self._tb: Optional[TracebackType] = None    # its traceback as fn left it
+        self._wrappers: Any = []                    # functions whose __wrapped__ points at fn; None once run
 
-    def wrap(self, call: Callable) -> Callable:
+    def wrap(self, call: F) -> F:
         functools.update_wrapper(call, self._fn)
         self._wrappers.append(call)
         return call
@@ -49,7 +52,7 @@ class _OnceCall:
         finally:
             del fn
 
-    def result(self):
+    def result(self) -> T:
         if not self._once.done():
             try:
                 self._once.do(self._run)
@@ -82,7 +85,7 @@ def once_value(fn: Callable[[], T]) -> Callable[[], T]:
     return once.wrap(call)
 
 
-def once_values(fn: Callable[[], tuple]) -> Callable[[], tuple]:
+def once_values(fn: Callable[[], TT]) -> Callable[[], TT]:
     """Like :func:`once_value` for a function returning several values (a tuple).
 
     Example::

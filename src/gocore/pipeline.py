@@ -32,7 +32,7 @@ __all__ = ["generate", "fan_out", "fan_in", "pipe"]
 _stages: "weakref.WeakValueDictionary[int, _Stage]" = weakref.WeakValueDictionary()
 
 
-def _close_with(ch: Chan, exc: Optional[BaseException]) -> None:
+def _close_with(ch: Chan[Any], exc: Optional[BaseException]) -> None:
     """Close ch; with exc, every receive once it is drained raises exc."""
     if exc is None:
         ch.close()
@@ -62,7 +62,7 @@ def _check_source(source: Any, what: str = "source") -> Any:
     return source
 
 
-def _try_recv_of(src: Any) -> Optional[Callable[[], tuple]]:
+def _try_recv_of(src: Any) -> Optional[Callable[[], tuple[Any, ...]]]:
     """The no-wait receive of the channel behind src, if we can reach it."""
     if isinstance(src, Chan):
         return src._try_recv
@@ -75,7 +75,7 @@ def _try_recv_of(src: Any) -> Optional[Callable[[], tuple]]:
 
 
 class _Stage:
-    def __init__(self, ctx: Any, sources: tuple, cap: int, n_outs: int = 1) -> None:
+    def __init__(self, ctx: Any, sources: tuple[Any, ...], cap: int, n_outs: int = 1) -> None:
         self.ctx, self._cancel = with_cancel(ctx if ctx is not None else background())
         self.done = self.ctx.done()
         self._upstream = []
@@ -86,9 +86,9 @@ class _Stage:
         self._mu = Mutex()
         self.error: Optional[BaseException] = None   # guarded by _mu; first failure
         self._running = 0                              # guarded by _mu
-        self._chans = [Chan(cap) for _ in range(n_outs)]
+        self._chans: list[Chan[Any]] = [Chan(cap) for _ in range(n_outs)]
         self._open = [True] * n_outs                   # guarded by _mu
-        self.outs = [ch.recv_only() for ch in self._chans]
+        self.outs: list[RecvChan[Any]] = [ch.recv_only() for ch in self._chans]
         for out in self.outs:
             _stages[id(out)] = self
         # Once the stage's ctx is done its outputs close at once, even while
@@ -125,7 +125,7 @@ class _Stage:
             self._running += 1
         go(self._guard, fn, args)
 
-    def _guard(self, fn: Callable[..., None], args: tuple) -> None:
+    def _guard(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         try:
             fn(*args)
         except BaseException as exc:
@@ -153,7 +153,7 @@ class _Stage:
         except ClosedChannelError:         # closed by the cancellation watcher
             return False
 
-    def pump(self, src: Any, fn: Optional[Callable[[Any], Any]], targets: "list[Chan]") -> None:
+    def pump(self, src: Any, fn: Optional[Callable[[Any], Any]], targets: "list[Chan[Any]]") -> None:
         """Move src's items, through fn if given, to the targets (dealt round
         robin) until src is closed and drained or the stage stops.  A source
         closed with an error raises it here (and the stage fails with it).
@@ -196,7 +196,7 @@ class _Stage:
                     return
 
 
-def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan:
+def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvChan[Any]:
     """The seed's generator: a channel that receives the items of `iterable`,
     then closes (or closes as soon as `ctx` is done).  An exception raised by
     the iterable reaches the consumer's next receive.
@@ -219,7 +219,7 @@ def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvC
 
 
 def fan_out(source: Any, workers: int, fn: Callable[[Any], Any], *, ctx: Any = None,
-            cap: int = 0) -> "list[RecvChan]":
+            cap: int = 0) -> "list[RecvChan[Any]]":
     """`workers` goroutines each receive from `source` and send ``fn(item)``
     to their own output channel; returns those channels.
 
@@ -246,7 +246,7 @@ def fan_out(source: Any, workers: int, fn: Callable[[Any], Any], *, ctx: Any = N
     return list(stage.outs)
 
 
-def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan:
+def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan[Any]:
     """Merge `sources` into one channel, closed once all of them are closed
     and drained (or ctx is done).
 
@@ -269,7 +269,7 @@ def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan:
 
 
 def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bool = True,
-         ctx: Any = None, cap: int = 0) -> RecvChan:
+         ctx: Any = None, cap: int = 0) -> RecvChan[Any]:
     """A stage: ``fn(item)`` for every item of `source`, on `workers`
     goroutines, sent to the returned channel; in input order if `ordered`
     (finished results wait for a slow one in buffers of 64 per worker), else as they come.
@@ -301,11 +301,11 @@ def _ordered_pipe(stage: _Stage, source: Any, fn: Callable[[Any], Any], workers:
     worker closes its answers when it stops, so everything after a stop
     drains and ends."""
     depth = 64
-    inputs = [Chan(depth) for _ in range(workers)]
-    answers = [Chan(depth) for _ in range(workers)]
+    inputs: list[Chan[Any]] = [Chan(depth) for _ in range(workers)]
+    answers: list[Chan[Any]] = [Chan(depth) for _ in range(workers)]
     done_recv = stage.done.recv
 
-    def recv(ch: Chan) -> tuple:
+    def recv(ch: Chan[Any]) -> tuple[Any, ...]:
         got = ch._try_recv()
         if got[1] is None:
             i, got = select(ch.recv_ok, done_recv)

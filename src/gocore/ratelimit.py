@@ -22,7 +22,7 @@ import math
 from typing import Any, Optional
 
 from gocore import _aio, _clock
-from gocore._gocore import Mutex, _install_clock, _TokenBucket, select
+from gocore._gocore import Chan, Mutex, _install_clock, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
 from gocore.timers import Timer
 
@@ -258,10 +258,11 @@ class RateLimiter(_TokenBucket):
         if r is None:
             return
         timer = Timer(r.delay())
+        tick: Chan[float] = timer.c  # type: ignore[assignment]   # a Timer(...) always has c
         try:
             if ctx is None:
-                timer.c.recv()
-            elif select(timer.c.recv, ctx.done().recv)[0] == 1:
+                tick.recv()
+            elif select(tick.recv, ctx.done().recv)[0] == 1:
                 r.cancel()
                 raise ctx.err()
         except BaseException:

@@ -64,16 +64,16 @@ class SingleFlight(_FlightGroup):
 
     def __init__(self) -> None:
         self._mu = Mutex()
-        self._calls: dict = {}       # guarded by _mu
+        self._calls: dict[Any, _FlightCall] = {}       # guarded by _mu
 
-    def do_chan(self, key: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> RecvChan:
+    def do_chan(self, key: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> RecvChan[Any]:
         """Like ``do``, without waiting: returns a channel that receives one
         ``Result(value, error, shared)``.  A new call runs in a goroutine."""
-        ch = Chan(1)                 # buffered: the completer never blocks on it
+        ch: Chan[Result] = Chan(1)   # buffered: the completer never blocks on it
         with self._mu:
             c = self._calls.get(key)
             new = c is None
-            if new:
+            if c is None:
                 c = self._calls[key] = _FlightCall()
             else:
                 c.dups += 1
@@ -118,8 +118,8 @@ class SingleFlight(_FlightGroup):
             raise error
         return value
 
-    def _run(self, c: _FlightCall, key: Any, fn: Callable[..., Any], args: tuple,
-             kwargs: dict) -> None:
+    def _run(self, c: _FlightCall, key: Any, fn: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> None:
         try:
             value, error = fn(*args, **kwargs), None
         except BaseException as exc:

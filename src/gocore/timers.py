@@ -46,7 +46,7 @@ import weakref
 from collections import deque
 from datetime import timedelta
 from functools import partial
-from typing import Callable, Deque, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, List, Optional, Tuple, Union
 
 from gocore import _gocore
 from gocore._gocore import Chan, Cond, Mutex, _duration_seconds, go
@@ -321,16 +321,16 @@ def _chan_dropped(ref: _ChanRef) -> None:
     # Go 1.23: a timer whose channel nobody can receive from is garbage.  The
     # heap holds the channel weakly; once it is gone, bury the pending entry
     # so an after(3600) dropped after a select does not sit in the heap.
-    state = ref.state()
+    state = ref.state()  # type: ignore[attr-defined]
     if state is not None:
         entry = state.entry
         if entry is not None:
             entry.queue.bury(entry)
 
 
-def _weak_chan(c: Chan, state: "_TimerState | _TickerState") -> _ChanRef:
+def _weak_chan(c: Chan[Any], state: "_TimerState | _TickerState") -> _ChanRef:
     ref = _ChanRef(c, _chan_dropped)
-    ref.state = weakref.ref(state)
+    ref.state = weakref.ref(state)  # type: ignore[attr-defined]
     return ref
 
 
@@ -347,7 +347,7 @@ class _TimerState(_Guarded):
 
     __slots__ = ("chan", "fn", "entry", "gen", "__weakref__")
 
-    def __init__(self, c: Optional[Chan], fn: Optional[Callable[[], object]]) -> None:
+    def __init__(self, c: Optional[Chan[Any]], fn: Optional[Callable[[], object]]) -> None:
         self._mu = Mutex()
         self._epoch = _fork_epoch
         self.chan = None if c is None else _weak_chan(c, self)
@@ -413,7 +413,7 @@ class Timer:
 
     __slots__ = ("c", "_state", "__weakref__")
 
-    c: Optional[Chan]
+    c: Optional[Chan[float]]
 
     def __init__(self, seconds: Seconds) -> None:
         self._setup(_seconds(seconds), None)
@@ -444,7 +444,7 @@ class Timer:
         return f"<gocore.Timer {state}>"
 
 
-def after(seconds: Seconds) -> Chan:
+def after(seconds: Seconds) -> Chan[float]:
     """A channel that receives the ``time.monotonic()`` value once, after
     `seconds` (Go's ``time.After``).  Dropping the channel unreceived frees
     the timer (Go 1.23), so a ``select`` on ``after(60).recv`` in a loop
@@ -498,7 +498,7 @@ class _TickerState(_Guarded):
 
     __slots__ = ("chan", "entry", "gen", "period", "next", "__weakref__")
 
-    def __init__(self, c: Chan, period: float) -> None:
+    def __init__(self, c: Chan[Any], period: float) -> None:
         self._mu = Mutex()
         self._epoch = _fork_epoch
         self.chan = _weak_chan(c, self)
@@ -532,7 +532,7 @@ class _TickerState(_Guarded):
             woke = c._try_send(now)
             self.next = _next_tick(self.next, self.period, now)
             self.entry = q.schedule(self.next, partial(self.tick, gen))
-            return woke
+            return woke  # type: ignore[no-any-return]
 
     def stop_locked(self) -> None:
         if self.entry is not None:
@@ -562,7 +562,7 @@ class Ticker:
 
     __slots__ = ("c", "_state", "__weakref__")
 
-    c: Chan
+    c: Chan[float]
 
     def __init__(self, seconds: Seconds) -> None:
         period = self._check(seconds)

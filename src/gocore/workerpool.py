@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import threading
 from asyncio import CancelledError
-from typing import Any, Callable, Generator, Iterable, List, Optional, TypeVar
+from types import TracebackType
+from typing import Any, Callable, Generator, Iterable, List, Literal, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
 from gocore.aio import acquire_slot, wait_group
-from gocore.context import Context, background, cause, with_cancel_cause
+from gocore.context import Context, _CancelCauseFunc, background, cause, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
 _INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
@@ -80,10 +81,10 @@ class WorkerPool:
         self._wg = WaitGroup()
         self._lock = threading.Lock()       # guards the first-error record and the ctx swap
         self._err: Optional[BaseException] = None
-        self._tb = None
+        self._tb: Optional[TracebackType] = None
         self._parent = ctx
         self._ctx: Optional[Context] = None
-        self._cancel = None
+        self._cancel: Optional[_CancelCauseFunc] = None
         if ctx is not None:
             self._ctx, self._cancel = with_cancel_cause(ctx)
         self._exec: Optional[Dispatcher] = None
@@ -105,7 +106,7 @@ class WorkerPool:
 
     # -- running tasks --
 
-    def _record(self, exc: BaseException, cancel) -> None:
+    def _record(self, exc: BaseException, cancel: Optional[_CancelCauseFunc]) -> None:
         with self._lock:
             if self._err is not None:
                 return
@@ -114,7 +115,8 @@ class WorkerPool:
         if cancel is not None:
             cancel(exc)
 
-    def _run(self, ctx, cancel, fn, args, kwargs) -> None:
+    def _run(self, ctx: Optional[Context], cancel: Optional[_CancelCauseFunc], fn: Callable[..., Any],
+             args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if ctx is None or ctx.err() is None:     # a task that has not started is skipped
                 fn(*args, **kwargs)
@@ -124,7 +126,8 @@ class WorkerPool:
             self._sem.release()
             self._wg.done()
 
-    async def _arun(self, ctx, cancel, fn, args, kwargs) -> None:
+    async def _arun(self, ctx: Optional[Context], cancel: Optional[_CancelCauseFunc], fn: Callable[..., Any],
+                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if ctx is None or ctx.err() is None:
                 await fn(*args, **kwargs)
@@ -139,7 +142,8 @@ class WorkerPool:
         """A task cancelled before it ran gives back its slot and count."""
         self._give_back()
 
-    def _launch(self, ctx, cancel, fn, args, kwargs) -> None:
+    def _launch(self, ctx: Optional[Context], cancel: Optional[_CancelCauseFunc], fn: Callable[..., Any],
+                args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Start a task that holds a slot: the slot and the count are given
         back when it ends (or at once if it cannot be started)."""
         self._wg.add(1)
@@ -182,7 +186,8 @@ class WorkerPool:
             raise _not_callable("WorkerPool.ago", fn)
         if self._exec is not None:
             ctx, cancel = self._xctx, self._xcancel
-            task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+            # pickling errors come here, before the wait
+            task = self._exec.prepare(ctx, fn, args, kwargs)  # type: ignore[arg-type]
             if await self._atake_slot(self._ctx):
                 self._launch_future(task, cancel)
             return
@@ -222,10 +227,11 @@ class WorkerPool:
         self._sem.release()
         self._wg.done()
 
-    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """One future per slot, given back when the future completes."""
         ctx, cancel = self._xctx, self._xcancel
-        task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+        # pickling errors come here, before the wait (_exec is set: only executor pools get here)
+        task = self._exec.prepare(ctx, fn, args, kwargs)  # type: ignore[arg-type, union-attr]
         if self._take_slot(self._ctx):
             self._launch_future(task, cancel)
 
@@ -242,7 +248,7 @@ class WorkerPool:
                 give_back()
 
         try:
-            started = self._exec.launch(task, finished)
+            started = self._exec.launch(task, finished)  # type: ignore[union-attr]
         except BaseException:
             give_back()
             raise
@@ -251,7 +257,7 @@ class WorkerPool:
 
     def _map_submit(self, fn: Callable[[Any], R], items: List[Any]) -> List[R]:
         cancel = self._xcancel
-        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,
+        m = ChunkedMap(self._exec, self._xctx, fn, items, self._max,  # type: ignore[arg-type]
                        lambda exc: self._record(exc, cancel), self._give_back)
         for _ in range(min(self._max, len(m))):
             if not self._take_slot(self._ctx):
@@ -266,8 +272,8 @@ class WorkerPool:
         # round context once a failure cancelled the last one.
         if self._ctx is not None:
             self._xctx, self._xcancel = self._ctx, self._cancel
-            self._exec.visible = self._ctx
-        elif self._xctx.err() is not None:
+            self._exec.visible = self._ctx  # type: ignore[union-attr]
+        elif self._xctx.err() is not None:  # type: ignore[union-attr]
             self._xctx, self._xcancel = with_cancel_cause(background())
 
     def wait(self) -> None:
@@ -288,8 +294,9 @@ class WorkerPool:
                     # The parent ended before any task failed.
                     err, tb = ctx.err(), None
                 # A fresh child for the next round (a no-op one if the parent is done).
-                self._cancel(None)
-                self._ctx, self._cancel = with_cancel_cause(self._parent)
+                # (A pool has _ctx exactly when it was given a parent.)
+                self._cancel(None)  # type: ignore[misc]
+                self._ctx, self._cancel = with_cancel_cause(self._parent)  # type: ignore[arg-type]
             if self._exec is not None:
                 self._reset_round()
         if err is not None:
@@ -318,7 +325,7 @@ class WorkerPool:
         next_index = cursor.add
         record = self._record
 
-        def drain(ctx, cancel) -> None:
+        def drain(ctx: Optional[Context], cancel: Optional[_CancelCauseFunc]) -> None:
             while True:
                 i = next_index(1)
                 if i >= n or (ctx is not None and ctx.err() is not None):
@@ -336,7 +343,8 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             self.wait()
         else:
@@ -357,7 +365,8 @@ class WorkerPool:
     async def __aenter__(self) -> "WorkerPool":
         return self
 
-    async def __aexit__(self, exc_type, exc, tb) -> bool:
+    async def __aexit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                        tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             await self._await()
         else:

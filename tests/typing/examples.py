@@ -1,10 +1,20 @@
 """Uses the public API the way users do; `mypy --strict` must accept it.
 
 Never executed: tests/test_typing.py type-checks it against gocore's stubs.
+`assert_type` pins what the stubs say a call returns, so a stub that loses
+precision (an Any, a missing Optional) fails the check too.
 """
 from __future__ import annotations
 
 import sys
+import datetime
+import decimal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from typing import Literal
+
+from typing_extensions import assert_type
 
 import gocore
 
@@ -196,6 +206,195 @@ async def async_pattern_examples() -> int:
         pass
     breaker = gocore.CircuitBreaker()
     return await sf.ado("k", load) + await breaker.acall(load)
+
+
+# ---- the rest of the surface, with the types the stubs promise ----
+
+def sync_surface() -> None:
+    mu = gocore.Mutex()
+    mu.lock()
+    assert_type(mu.locked(), bool)
+    mu.unlock()
+    if mu.try_lock():
+        mu.unlock()
+    assert_type(mu.acquire(True, datetime.timedelta(milliseconds=5)), bool)
+    mu.release()
+    rw = gocore.RWMutex()
+    rw.lock()
+    rw.unlock()
+    if rw.try_lock():
+        rw.unlock()
+    if rw.try_rlock():
+        rw.runlock()
+    with rw:
+        pass
+    locker = rw.rlocker()
+    locker.lock()
+    locker.unlock()
+    cond = gocore.Cond(mu)
+    print(cond.l)
+    cond.signal()
+    cond.broadcast()
+    with mu:
+        assert_type(cond.wait(datetime.timedelta(seconds=1)), bool)
+    once = gocore.Once()
+    assert_type(once.done(), bool)
+    setup: Callable[[], None] = gocore.once_func(lambda: print("once"))
+    setup()
+    pair = gocore.once_values(lambda: (1, "one"))
+    assert_type(pair(), tuple[int, str])
+    wg = gocore.WaitGroup()
+    wg.add(2)
+    wg.done()
+    wg.done()
+    assert_type(wg.wait(timeout=decimal.Decimal("0.5")), bool)
+    sem = gocore.Semaphore(2)
+    assert_type(sem.size, int)
+    if sem.try_acquire():
+        sem.release()
+    with sem:
+        pass
+
+
+def atomic_surface() -> None:
+    n = gocore.AtomicInt(5)
+    assert_type(n.load(), int)
+    n.store(1)
+    assert_type(n.swap(2), int)
+    assert_type(n.compare_and_swap(2, 3), bool)
+    assert_type(n.and_(1), int)
+    assert_type(n.or_(2), int)
+    b = gocore.AtomicBool(True)
+    assert_type(b.swap(False), bool)
+    assert_type(b.compare_and_swap(False, True), bool)
+    ref: gocore.AtomicRef[str] = gocore.AtomicRef("a")
+    assert_type(ref.swap("b"), str)
+    assert_type(ref.compare_and_swap("b", "c"), bool)
+
+
+def channel_surface() -> None:
+    ch: gocore.Chan[int] = gocore.Chan(4)
+    assert_type(ch.cap, int)
+    ch.send(1, timeout=datetime.timedelta(seconds=1))
+    assert_type(next(ch), int)                     # next(ch) works on the channel...
+    inp = ch.recv_only()
+    assert_type(inp.recv_only(), gocore.RecvChan[int])
+    assert_type(inp.cap, int)
+    out = ch.send_only()
+    assert_type(out.send_only(), gocore.SendChan[int])
+    assert_type(out.cap, int)
+    out.send(2)
+    assert_type(next(inp), int)                    # ... and on its receiving view
+    out.close()
+    for v in inp:
+        assert_type(v, int)
+    assert_type(ch.recv(), int | None)
+    try:
+        ch.send(3)
+    except gocore.ClosedChannelError:
+        pass
+    never = gocore.nilchan
+    index, got = gocore.select(never.recv, gocore.default)
+    print(index, got, len(never))
+    tick = gocore.after(datetime.timedelta(milliseconds=10))
+    assert_type(tick.recv(), float | None)
+    timer = gocore.Timer(decimal.Decimal("0.1"))
+    assert_type(timer.c, gocore.Chan[float])
+    assert_type(timer.reset(0.2), bool)
+    late = gocore.after_func(1.0, lambda: None)
+    assert_type(late.c, None)                      # Go's AfterFunc timer has no channel
+    assert_type(late.stop(), bool)
+    late.reset(datetime.timedelta(seconds=2))
+    ticker = gocore.Ticker(datetime.timedelta(seconds=1))
+    assert_type(ticker.c.recv(), float | None)
+    ticker.reset(0.5)
+    ticker.stop()
+
+
+def context_surface() -> None:
+    root = gocore.todo()
+    ctx, cancel = gocore.with_cancel(root)
+    assert_type(ctx.done(), gocore.Chan[None])
+    cancel()
+    cctx, cancel_cause = gocore.with_cancel_cause(gocore.background())
+    cancel_cause()                                 # the cause is optional ...
+    cancel_cause(ValueError("why"))                # ... or given
+    cancel_cause(cause=None)
+    dctx, dcancel = gocore.with_deadline(cctx, 1e9)
+    tctx, tcancel = gocore.with_timeout(dctx, datetime.timedelta(seconds=3))
+    detached = gocore.without_cancel(tctx)
+    assert_type(detached.deadline(), float | None)
+    err = tctx.err()
+    if isinstance(err, gocore.DeadlineExceeded):
+        print("deadline", err)
+    elif isinstance(err, gocore.Canceled):
+        print("canceled", err)
+    dcancel()
+    tcancel()
+    sem = gocore.Semaphore(1)
+    sem.acquire(ctx=tctx)
+
+    class Wrapped(gocore.Context):                 # a context of your own
+        def __init__(self, inner: gocore.Context) -> None:
+            self.inner = inner
+
+        def done(self) -> gocore.Chan[None]:
+            return self.inner.done()
+
+    gocore.with_cancel(Wrapped(ctx))
+
+
+def group_surface() -> None:
+    g = gocore.ErrGroup()
+    g.set_limit(2)
+    assert_type(g.try_go(print, "x"), bool)
+    g.wait()
+    with ThreadPoolExecutor(2) as ex:
+        g2, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
+        g2.go(print, ctx)
+        g2.wait()
+        with gocore.WorkerPool(2, executor=ex) as wp:
+            wp.go(print, "on the executor")
+    pool: gocore.Pool[list[int]] = gocore.Pool(list, destroy=print, limit=2, max_age=30.0)
+    assert_type(pool.limit, int)
+    item = pool.get(timeout=datetime.timedelta(seconds=1))
+    assert_type(item, list[int])
+    pool.put(item)
+    pool.close()
+    wp2 = gocore.WorkerPool(3, ctx=gocore.background())
+    assert_type(wp2.max_workers, int)
+    assert_type(wp2.ctx, gocore.Context | None)
+    wp2.wait()
+
+
+def goroutine_surface() -> None:
+    previous = gocore.set_panic_handler(print)
+    assert_type(previous, Callable[[BaseException], object] | None)
+    gocore.set_panic_handler(previous)             # None restores the default
+    try:
+        gocore.WaitGroup().wait()
+    except gocore.DeadlockError as exc:
+        print(exc)
+
+
+def pattern_surface() -> None:
+    sf = gocore.SingleFlight()
+    r = sf.do_chan("k", lambda: 1).recv()
+    if r is not None:
+        assert_type(r, gocore.Result)
+        value, error, shared = r
+        print(value, error, shared, r.value)
+    limiter = gocore.RateLimiter(5.0, burst=2)
+    assert_type(limiter.rate, float)
+    assert_type(limiter.burst, int)
+    res = limiter.reserve(2)
+    assert_type(res, gocore.Reservation)
+    assert_type(res.ok, bool)
+    breaker = gocore.CircuitBreaker()
+    ticket = breaker.allow()
+    assert_type(ticket, gocore.Ticket)
+    ticket.failure()
+    assert_type(breaker.state, Literal["closed", "open", "half_open"])
 
 
 async def async_examples() -> int:

@@ -154,7 +154,7 @@ for _name, _direction in (("thread->task", _thread_to_task), ("task->thread", _t
 # ---- thread -> task -> thread round trip ----
 def _chan_round_trip(n: int) -> Callable[[], Any]:
     req: gocore.Chan[int] = gocore.Chan()
-    resp: gocore.Chan[int] = gocore.Chan()
+    resp: gocore.Chan[int | None] = gocore.Chan()   # echoes arecv(), None once closed
 
     async def server() -> None:
         for _ in range(n):

@@ -19,12 +19,13 @@ trivial task.  The standalone run also reports CPU seconds per block.
 import atexit
 import functools
 import hashlib
+import importlib
 import logging
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import gocore
 
@@ -35,11 +36,11 @@ RECORD = 1024
 ROUNDS = 7
 
 
-def make_block(i):
+def make_block(i: int) -> bytes:
     return i.to_bytes(8, "little") * (BLOCK // 8)
 
 
-def digest(block):
+def digest(block: bytes) -> int:
     acc = 0
     for off in range(0, BLOCK, RECORD):
         d = hashlib.sha256(block[off:off + RECORD]).digest()
@@ -48,14 +49,14 @@ def digest(block):
     return acc
 
 
-def noop(x):
+def noop(x: Any) -> Any:
     return x
 
 
-def interleaved(variants, rounds=ROUNDS):
+def interleaved(variants: Dict[str, Callable[[], Any]], rounds: int = ROUNDS) -> Dict[str, float]:
     """Best time of each variant over `rounds`, the variants taking turns
     inside each round so a burst of load on the machine hits them alike."""
-    times = {name: [] for name in variants}
+    times: Dict[str, List[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, fn in variants.items():
             t0 = time.perf_counter()
@@ -66,31 +67,31 @@ def interleaved(variants, rounds=ROUNDS):
 
 # ---- the scenarios, each a callable over a pool (or client) and its blocks ----
 
-def threads_map(blocks):
+def threads_map(blocks: List[bytes]) -> Callable[[], Any]:
     return lambda: gocore.WorkerPool(2).map(digest, blocks)
 
 
-def pool_map(ex, blocks):
+def pool_map(ex: Any, blocks: List[bytes]) -> Callable[[], Any]:
     return lambda: list(ex.map(digest, blocks))
 
 
-def gocore_pool_map(ex, blocks):
+def gocore_pool_map(ex: Any, blocks: List[bytes]) -> Callable[[], Any]:
     pool = gocore.WorkerPool(2, executor=ex)
     return lambda: pool.map(digest, blocks)
 
 
-def client_map(client, blocks):
+def client_map(client: Any, blocks: List[bytes]) -> Callable[[], Any]:
     return lambda: client.gather(client.map(digest, blocks, pure=False))
 
 
-def submit_wait(ex, k):
-    def bare():
+def submit_wait(ex: Any, k: int) -> Callable[[], Any]:
+    def bare() -> None:
         wait([ex.submit(noop, i) for i in range(k)])
     return bare
 
 
-def errgroup_go(ex, k):
-    def group():
+def errgroup_go(ex: Any, k: int) -> Callable[[], Any]:
+    def group() -> None:
         g = gocore.ErrGroup(executor=ex)
         for i in range(k):
             g.go(noop, i)
@@ -98,7 +99,7 @@ def errgroup_go(ex, k):
     return group
 
 
-def process_rows(ex, blocks, want):
+def process_rows(ex: Any, blocks: List[bytes], want: List[int]) -> Dict[str, float]:
     """Seconds for the three CPU-pipeline variants on pool `ex`."""
     assert gocore_pool_map(ex, blocks[:4])() == want
     return interleaved({
@@ -108,7 +109,7 @@ def process_rows(ex, blocks, want):
     })
 
 
-def cpu_rows(blocks, rounds=3):
+def cpu_rows(blocks: List[bytes], rounds: int = 3) -> Dict[str, Tuple[float, float]]:
     """CPU seconds per block, this process and the pool's workers apart, for
     plain pool.map and WorkerPool(executor=).map: unlike wall time, this
     does not move with the load other jobs put on the machine.  Each
@@ -116,12 +117,12 @@ def cpu_rows(blocks, rounds=3):
     once it has exited."""
     import resource
 
-    def used():
+    def used() -> Tuple[float, float]:
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
-    out = {}
+    out: Dict[str, Tuple[float, float]] = {}
     for name in ("pool.map", "gocore+pool"):
         me0, kids0 = used()
         with ProcessPoolExecutor(2) as ex:
@@ -136,13 +137,13 @@ def cpu_rows(blocks, rounds=3):
     return out
 
 
-def overhead_rows(ex, k=2000):
+def overhead_rows(ex: Any, k: int = 2000) -> Dict[str, float]:
     """Per-task seconds of a trivial task: bare submit+wait vs ErrGroup."""
     t = interleaved({"submit": submit_wait(ex, k), "ErrGroup.go": errgroup_go(ex, k)})
     return {name: v / k for name, v in t.items()}
 
 
-def dask_rows(client, blocks, want):
+def dask_rows(client: Any, blocks: List[bytes], want: List[int]) -> Dict[str, float]:
     assert gocore_pool_map(client, blocks[:4])() == want
     return interleaved({
         "client.map": client_map(client, blocks),
@@ -150,16 +151,17 @@ def dask_rows(client, blocks, want):
     })
 
 
-def local_cluster():
+def local_cluster() -> Tuple[Any, Any]:
     """A 2-process dask LocalCluster and its client, quiet."""
-    from distributed import Client, LocalCluster
+    distributed = importlib.import_module("distributed")   # optional: the type check must not need it
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     logging.getLogger("distributed").setLevel(logging.ERROR)
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                            dashboard_address=None, silence_logs=logging.ERROR)
     return cluster, Client(cluster)
 
 
-def main():
+def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 512
     blocks = [make_block(i) for i in range(n)]
@@ -236,7 +238,8 @@ def warm_client() -> Any:
     return client
 
 
-def checked(scenario: Callable[..., Callable[[], Any]], engine: Callable[[], Any]) -> Callable[[int], Callable[[], None]]:
+def checked(scenario: Callable[..., Callable[[], Any]],
+            engine: Optional[Callable[[], Any]]) -> Callable[[int], Callable[[], None]]:
     """A side: `scenario` over the engine's pool and n blocks, its result checked."""
     def make(n: int) -> Callable[[], None]:
         blocks = _blocks(n)

@@ -12,6 +12,7 @@ and only processes scale.
 """
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import queue
@@ -170,9 +171,10 @@ def format_scaling(result: Dict[str, Any]) -> str:
 
 def plot_scaling(result: Dict[str, Any], path: str, title: str) -> None:
     try:
-        import matplotlib
+        # Imported by name: an optional dependency the type check must not need.
+        matplotlib = importlib.import_module("matplotlib")
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = importlib.import_module("matplotlib.pyplot")
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install 'gocore[plot]'") from None
     counts = result["counts"]
