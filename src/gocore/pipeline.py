@@ -85,7 +85,11 @@ class _Stage:
                 self._upstream.append(st)
         self._mu = Mutex()
         self.error: Optional[BaseException] = None   # guarded by _mu; first failure
-        self._running = 0                              # guarded by _mu
+        # guarded by _mu; starts at 1, the builder's own hold, dropped by
+        # launched() once every goroutine is spawned: otherwise one that
+        # finishes before the next is spawned (a dispatcher that fits its
+        # whole source in the buffers) would end the stage for them all.
+        self._running = 1
         self._chans: list[Chan[Any]] = [Chan(cap) for _ in range(n_outs)]
         self._open = [True] * n_outs                   # guarded by _mu
         self.outs: list[RecvChan[Any]] = [ch.recv_only() for ch in self._chans]
@@ -131,12 +135,19 @@ class _Stage:
         except BaseException as exc:
             self.fail(exc)
         finally:
-            with self._mu:
-                self._running -= 1
-                last = self._running == 0
-            if last:
-                self._close_all()
-                self._cancel()       # unlink from the parent ctx: the stage is over
+            self._release()
+
+    def launched(self) -> None:
+        """The builder has spawned every goroutine of the stage."""
+        self._release()
+
+    def _release(self) -> None:
+        with self._mu:
+            self._running -= 1
+            last = self._running == 0
+        if last:
+            self._close_all()
+            self._cancel()       # unlink from the parent ctx: the stage is over
 
     def _close_all(self) -> None:
         for i in range(len(self._chans)):
@@ -215,6 +226,7 @@ def generate(iterable: Iterable[Any], *, ctx: Any = None, cap: int = 0) -> RecvC
             if not stage.send(0, item):
                 return
     stage.spawn(produce)
+    stage.launched()
     return stage.outs[0]
 
 
@@ -243,6 +255,7 @@ def fan_out(source: Any, workers: int, fn: Callable[[Any], Any], *, ctx: Any = N
             stage.close_out(i)
     for i in range(workers):
         stage.spawn(work, i)
+    stage.launched()
     return list(stage.outs)
 
 
@@ -262,9 +275,7 @@ def fan_in(*sources: Any, ctx: Any = None, cap: int = 0) -> RecvChan[Any]:
 
     for src in sources:
         stage.spawn(stage.pump, src, None, stage._chans)
-    if not sources:
-        stage.close_out(0)
-        stage.stop()
+    stage.launched()                 # no sources: the output closes at once
     return stage.outs[0]
 
 
@@ -288,6 +299,7 @@ def pipe(source: Any, fn: Callable[[Any], Any], *, workers: int = 1, ordered: bo
             stage.spawn(stage.pump, source, fn, stage._chans)
     else:
         _ordered_pipe(stage, source, fn, workers)
+    stage.launched()
     return stage.outs[0]
 
 
