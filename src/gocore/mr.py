@@ -116,6 +116,12 @@ def _start_generator(run: _Run, generate: Callable[[Callable[[Any], None]], Any]
     def produce() -> None:
         try:
             generate(run.sender(source))
+        except _Stopped:
+            pass
+        except BaseException as exc:
+            # Recorded before the source closes: once it is closed the
+            # reducer may finish and the outcome be decided without it.
+            run.fail(exc)
         finally:
             source.close()
     run.go(produce)
@@ -132,6 +138,10 @@ def _start_mappers(run: _Run, source: Chan[Any], call: Callable[[Any], Any], wor
         try:
             for item in run.receive(source):
                 call(item)
+        except _Stopped:
+            pass
+        except BaseException as exc:
+            run.fail(exc)            # before on_exit() can close the collector (see produce)
         finally:
             if remaining.add(-1) == 0 and on_exit is not None:
                 on_exit()
