@@ -52,7 +52,10 @@ cdef class _TokenBucket:
         burst = <double>self._burst
         if tokens > burst:
             tokens = burst
-        ok = tokens >= need and need <= burst
+        # Times are float seconds of a monotonic clock far from zero, so a
+        # refill of exactly `need` can come out a few ulps short of it: a
+        # shortfall below a billionth of a token counts as none.
+        ok = tokens >= need - 1e-9 and need <= burst
         if ok:
             self._tokens = tokens - need
             self._last = t

@@ -416,7 +416,13 @@ def test_raising_handler_interrupts_a_sema_wait(name, short_slices):
         signal.signal(signal.SIGUSR1, old)
         join_all([t, kicker])
     assert not fallback, f"{name}: the handler's exception came only after the wait ended"
-    assert holds_nothing(), f"{name}: the interrupted wait kept what it was granted"
+    # A wait that cannot back out at once (an RWMutex writer already counted
+    # in) hands its place to a goroutine that finishes and releases it: give
+    # that goroutine a moment, but it must come free.
+    deadline = time.monotonic() + 5.0
+    while not holds_nothing():
+        assert time.monotonic() < deadline, f"{name}: the interrupted wait kept what it was granted"
+        time.sleep(0.005)
 
 
 def test_quiet_handler_runs_during_channel_wait(short_slices):
