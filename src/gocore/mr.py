@@ -24,6 +24,7 @@ from gocore._executor import Dispatcher, remote_call, remote_mapper
 from gocore._gocore import AtomicInt, Chan, Mutex, WaitGroup, select
 from gocore.context import background, with_cancel
 from gocore.errors import Canceled
+from gocore.pipeline import _check_workers
 
 __all__ = ["finish", "map_reduce", "for_each"]
 
@@ -100,14 +101,6 @@ class _Run:
             if not ok:
                 return
             yield item
-
-
-def _check_workers(workers: Any) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        raise TypeError(f"workers must be an int, not {type(workers).__name__}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    return workers
 
 
 def _start_generator(run: _Run, generate: Callable[[Callable[[Any], None]], Any]) -> Chan[Any]:
