@@ -477,7 +477,10 @@ def _cancel_tree(root: Any, err: Optional[BaseException], cause: Optional[BaseEx
                 top = stack[-1]
                 kids = top._parent_canceled(err, cause) if top is not root else root._children
                 if kids:
-                    stack[-1:] = kids
+                    # list() copies a dict in one step under its own lock on
+                    # free-threaded builds; iterating it directly races with
+                    # children unlinking themselves from another thread.
+                    stack[-1:] = list(kids)
                     top._children = None
                 else:
                     del stack[-1]
