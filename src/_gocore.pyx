@@ -31,6 +31,7 @@ include "timeout.pxi"
 
 # ---- bodies (any order) ----
 include "sema.pxi"
+include "park_spin.pxi"
 include "atomic.pxi"
 include "mutex.pxi"
 include "rwmutex.pxi"
