@@ -151,9 +151,9 @@ static inline int gocore_park_spin(gocore_parker *p, int64_t deadline) {
     return 0;
 }
 
-static inline int gocore_park(gocore_parker *p, int64_t deadline) {
-    if (gocore_park_spin(p, deadline))
-        return 1;
+/* Park without spinning first: for sleeps that are rarely answered at once
+ * (a periodic monitor's ticks), where a spin would only burn the CPU. */
+static inline int gocore_park_nospin(gocore_parker *p, int64_t deadline) {
     for (;;) {
         int32_t one = GOCORE_PARK_NOTIFIED;
         /* consume the notification: 1 -> 0 */
@@ -169,6 +169,9 @@ static inline int gocore_park(gocore_parker *p, int64_t deadline) {
         }
         syscall(SYS_futex, &p->word, FUTEX_WAIT_PRIVATE, GOCORE_PARK_IDLE, prel, NULL, 0);
     }
+}
+static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+    return gocore_park_spin(p, deadline) || gocore_park_nospin(p, deadline);
 }
 static inline void gocore_unpark(gocore_parker *p) {
     /* A spinning sleeper sees the word change; only an IDLE one (asleep or
@@ -241,6 +244,10 @@ static inline void gocore_unpark(gocore_parker *p) {
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
+#endif
+
+#if !defined(__linux__) || defined(GOCORE_PARK_CONDVAR)
+#define gocore_park_nospin gocore_park    /* these parkers never spin */
 #endif
 
 /* Spinning before parking: 0 off, 1 on where the gate allows, 2 always

@@ -18,6 +18,7 @@ cdef RunNode* _rq_node(object fn, tuple args, object kwargs) except NULL:
     else:
         n.kwargs = NULL
     n.next = NULL
+    n.queued_at = gocore_nanotime()
     return n
 
 
@@ -142,9 +143,10 @@ cdef inline void _run_call(object fn, object args, object kwargs) noexcept:
     gocore_add(&_ngoroutines, -1)
 
 
-cdef void _run_node(RunNode* n) noexcept:
+cdef tuple _rq_take(RunNode* n):
+    """(fn, args, kwargs) of a node taken off the queue; frees the node."""
     # Take over the queue's references (the casts add one, the DECREFs drop
-    # the queue's), then free the node before running user code.
+    # the queue's), then free the node.
     fn = <object>n.fn
     args = <object>n.args
     kwargs = <object>n.kwargs if n.kwargs != NULL else None
@@ -153,6 +155,12 @@ cdef void _run_node(RunNode* n) noexcept:
     if n.kwargs != NULL:
         Py_DECREF(kwargs)
     PyMem_RawFree(n)
+    return fn, args, kwargs
+
+
+cdef void _run_node(RunNode* n) noexcept:
+    # The node is freed before user code runs.
+    fn, args, kwargs = _rq_take(n)
     _run_call(fn, args, kwargs)
 
 
@@ -167,6 +175,7 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
     while True:
         n = _rq_pop()
         if n != NULL:
+            gocore_add(&_sched_progress, 1)     # the monitor's sign of life
             if spinning:
                 gocore_add(&_nspinning, -1)
             # More queued and nobody looking: wake the next worker before we
@@ -241,25 +250,27 @@ cdef int _spawn(object fn, tuple args, object kwargs) except -1:
                     _wake_one()
                 return 0
             v = gocore_load_acquire(&_navail)
-        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0:
+        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0 and _may_start_at_once():
             # Every free worker is reserved for queued goroutines that have
             # not started, typically because this thread has been spawning
             # while holding the GIL.  Give them the CPU (and the GIL) once:
             # running trivial goroutines frees workers far sooner than a new
             # thread could start.  Only a heuristic: correctness never
             # depends on it, the new thread below is still started if needed.
+            # (Past the point where it would start one, the goroutine is
+            # queued instead, and yielding would only slow the spawner.)
             with nogil:
                 gocore_os_yield()
         else:
             break
+    # Every worker is busy (or reserved): a new thread at once while the pool
+    # is small, else queue and let the monitor judge (sysmon_decls.pxi).
+    if not _may_start_at_once():
+        return _queue_unserved(n)
     _rq_free(n)
-    # Every worker is busy (or reserved): a new thread, so that this goroutine
-    # never waits for one that may be blocked.
-    gocore_add(&_nworkers, 1)
     try:
-        _thread.start_new_thread(_worker_main, (fn, args, kwargs))
+        _start_worker(fn, args, kwargs)
     except BaseException:
-        gocore_add(&_nworkers, -1)
         gocore_add(&_ngoroutines, -1)
         raise
     return 0
@@ -305,6 +316,7 @@ def _scheduler_stats():
         "spinning": gocore_load_acquire(&_nspinning),
         "queued": gocore_load_acquire(&_rq_len),
         "goroutines": gocore_load_acquire(&_ngoroutines),
+        "started": gocore_load_acquire(&_nstarted),
     }
 
 
@@ -332,3 +344,4 @@ cdef void sched_reset_after_fork() noexcept nogil:
     gocore_store(&_nspinning, 0)
     gocore_store(&_ngoroutines, 0)
     gocore_store(&_nworkers, 0)
+    sysmon_reset_after_fork()

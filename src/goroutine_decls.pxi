@@ -55,6 +55,7 @@ cdef struct RunNode:
     PyObject* args         # a tuple
     PyObject* kwargs       # a dict, or NULL for no keyword arguments
     RunNode* next          # guarded by _rq_lock
+    int64_t queued_at      # gocore_nanotime() when made: the monitor's queue age (sysmon_decls.pxi)
 
 
 cdef struct GoWorker:
