@@ -14,7 +14,8 @@
  *           takes the last CPU from the thread it is waiting for.
  *   budget  per thread, in nanoseconds: a spin that was answered after t ns
  *           moves the budget an eighth of the way to 2t (so it tracks the
- *           typical answer time with head-room); a spin that ran out halves it.
+ *           typical answer time with head-room); a spin that ran out takes a
+ *           quarter off it, and every 8th spin probes the full maximum.
  *           Never below GOCORE_SPIN_MIN_NS (a cheap probe that lets a thread
  *           rediscover short waits), never above GOCORE_SPIN_MAX_NS.
  *
@@ -39,6 +40,7 @@
 #define GOCORE_SPIN_INIT_NS 10000
 #define GOCORE_SPIN_MAX_NS 50000
 #define GOCORE_LOAD_REFRESH_NS 10000000
+#define GOCORE_SPIN_PROBE_EVERY 8
 #define GOCORE_SPIN_CHECK_EVERY 16     /* cpu_relax rounds between clock reads */
 
 #define GOCORE_SPIN_FORCED 2    /* gocore_spin_enabled: 0 off, 1 gated, 2 ungated (tests) */
@@ -54,6 +56,7 @@ static int64_t gocore_spin_nspinners = 0;    /* threads inside a spin right now 
 static int64_t gocore_load_stamp = INT64_MIN / 2;  /* when gocore_load_running was read */
 static int64_t gocore_load_running = 0;      /* runnable threads system-wide at that time */
 static __thread int64_t gocore_spin_budget = GOCORE_SPIN_INIT_NS;
+static __thread uint32_t gocore_spin_rounds = 0;   /* spins by this thread, for the probe */
 
 static inline int64_t gocore_spin_cpus(void) {
     int64_t n = gocore_load_relaxed(&gocore_spin_ncpu);
@@ -132,7 +135,7 @@ static inline void gocore_spin_end(int answered, int64_t spent) {
     if (answered)
         b += (2 * spent - b) / 8;
     else
-        b /= 2;
+        b -= b / 4;
     if (b < GOCORE_SPIN_MIN_NS)
         b = GOCORE_SPIN_MIN_NS;
     if (b > GOCORE_SPIN_MAX_NS)
@@ -140,7 +143,16 @@ static inline void gocore_spin_end(int answered, int64_t spent) {
     gocore_spin_budget = b;
 }
 
-static inline int64_t gocore_spin_limit(void) { return gocore_spin_budget; }
+/* Every GOCORE_SPIN_PROBE_EVERY-th spin of a thread runs the full
+ * GOCORE_SPIN_MAX_NS whatever the budget: a budget that shrank below the
+ * partner's answer time could otherwise never learn it back (every short
+ * spin would fail and shrink it further).  Costs at most 1/8 of the time of
+ * waits too long to be caught. */
+static inline int64_t gocore_spin_limit(void) {
+    if ((++gocore_spin_rounds % GOCORE_SPIN_PROBE_EVERY) == 0)
+        return GOCORE_SPIN_MAX_NS;
+    return gocore_spin_budget;
+}
 
 #endif /* __linux__ */
 #endif /* GOCORE_SPIN_H */
