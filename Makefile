@@ -27,6 +27,11 @@ TEST_DEPS := \
 # Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
 OPTIONAL_DEPS := \
 	cereggii \
+	aiologic \
+	culsans \
+	janus \
+	ft-utils \
+	matplotlib \
 	token-bucket \
 	limits \
 	pyrate-limiter \
@@ -49,8 +54,10 @@ build: $(EXT_STAMP)
 test: build
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
+# The same table `python -m gocore.bench` prints from an installed wheel;
+# BENCH_ARGS passes options through (e.g. BENCH_ARGS="--rows ping --load").
 bench: build
-	$(PY) bench/run.py
+	PYTHONPATH=src $(PY) -m gocore.bench $(BENCH_ARGS)
 
 # The suite against an out-of-tree build (build/NAME), so it never replaces
 # the normal in-place extension: $(call out_of_tree_test,NAME,ENV-ASSIGNMENTS)

@@ -1,20 +1,14 @@
-"""Benchmark conventions (read by bench/run.py to build the ratio table).
+"""pytest-benchmark over the rows of gocore.bench (one scenario, two runners).
 
-Every benchmark belongs to a comparison ``group`` (one table row per
-baseline) and says which side it is:
+    pytest bench/ --benchmark-only                    # per-row statistics
+    pytest bench/ -k ping --benchmark-autosave        # then, after a change:
+    pytest bench/ -k ping --benchmark-compare         # against the saved run
 
-    def test_mutex_with_gocore(benchmark):
-        compare(benchmark, "Mutex with-block", "gocore")
-        benchmark(fn)
-
-    def test_mutex_with_lock(benchmark):
-        compare(benchmark, "Mutex with-block", "threading.Lock", baseline=True)
-        benchmark(fn)
-
-`per` optionally states how many operations one timed call performs, so
-the table can show per-operation times.
+`python -m gocore.bench` (or `make bench`) is the interleaved table; this is
+for per-side statistics and comparisons across commits.
 """
-import sys
 import os
+import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+# The in-place build under src/, as the test suite uses it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))

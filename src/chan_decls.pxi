@@ -118,6 +118,7 @@ cdef struct ChanWaiter
 cdef struct ChanSleeper:
     int64_t state           # 0 waiting; 1 claimed (by a waker or by the sleeper's timeout)
     ChanWaiter* fired       # the record that completed; written by the claimer before unpark
+    GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi)
     gocore_parker parker
 
 cdef struct ChanWaiter:

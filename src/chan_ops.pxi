@@ -59,7 +59,7 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
     cdef ChanSleeper sl
     cdef ChanWaiter w
     cdef int r
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_CHAN_SEND if is_send else WAIT_CHAN_RECV, deadline)
     chan_waiter_init(&w, &sl, is_send, v, 0)
     gocore_spin_lock(&c.lock)
     if is_send:
@@ -71,6 +71,8 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
         if c.cap > 0:
             chan_settle(c, &wake)    # the re-check after raising the flag
         r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
+        if r == R_QUEUED:
+            rec_parked(sl.rec)
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, &sl)
     try:
@@ -86,7 +88,7 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
                 raise
             r = w.result
     finally:
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
     if r == R_OK and not is_send and sl.fired == &w:
         out[0] = w.value             # completed by a waker (or our own re-check)
     return r

@@ -36,6 +36,7 @@ cdef inline ChanWaiter* _claim_first(WaitQueue* q) noexcept nogil:
         w = q.head
         _queue_unlink(q, w)
         if gocore_cas(&w.sleeper.state, 0, 1):
+            rec_unparked(w.sleeper.rec)      # a wake-up is on the way
             return w
     return NULL
 
@@ -93,10 +94,23 @@ cdef inline void chan_waiter_init(ChanWaiter* w, ChanSleeper* sl, bint is_send,
     w.queued = False
 
 
-cdef inline void chan_sleeper_init(ChanSleeper* sl) noexcept nogil:
+cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadline) noexcept nogil:
+    # `what`: how a dump names this wait; recorded before any of the
+    # sleeper's records is queued, so it is in place before the sleeper
+    # counts as parked (rec_parked, under the channel lock, once queued).
     sl.state = 0
     sl.fired = NULL
+    if rec_on_main_thread():
+        rec_attach_main()
+    sl.rec = rec_self()
+    rec_wait_begin(what, deadline)
     gocore_parker_init(&sl.parker)
+
+
+cdef inline void chan_sleeper_done(ChanSleeper* sl) noexcept nogil:
+    rec_unparked(sl.rec)
+    rec_wait_end()
+    gocore_parker_destroy(&sl.parker)
 
 
 cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
@@ -107,19 +121,19 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
     propagates; if a completion won the race it is kept (its value dropped).
     """
     cdef bint main = PyThread_get_thread_ident() == _main_thread_ident
-    cdef int64_t until
-    cdef bint woke
+    cdef int64_t slice_end
+    cdef int got
     while True:
-        until = deadline
+        # `deadline` is on gocore_now()'s clock (maybe a test clock's); the
+        # signal slice is real time whatever that clock says.
+        slice_end = GOCORE_NO_DEADLINE
         if main:
-            until = gocore_nanotime() + SIGNAL_SLICE_NS
-            if deadline < until:
-                until = deadline
+            slice_end = gocore_nanotime() + SIGNAL_SLICE_NS
         with nogil:
-            woke = gocore_park(&sl.parker, until)
-        if woke:
+            got = gocore_park_sliced(&sl.parker, deadline, slice_end)
+        if got == 1:
             return PARK_WOKE
-        if until == deadline:
+        if got == 0:
             if gocore_cas(&sl.state, 0, 1):
                 chan_withdraw(recs, n)
                 return PARK_TIMEOUT
@@ -129,7 +143,7 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
                 gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
             return PARK_WOKE
         try:
-            PyErr_CheckSignals()
+            report = main_slice_end(deadline, gocore_load_acquire(&_main_rec.wait))
         except BaseException:
             if gocore_cas(&sl.state, 0, 1):
                 chan_withdraw(recs, n)
@@ -137,18 +151,28 @@ cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t dead
                 with nogil:
                     gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
             raise
+        if report is not None:
+            # Every other thread is blocked for good (deadlock.py).  Still
+            # unclaimed means nothing will ever complete us: withdraw, raise.
+            if gocore_cas(&sl.state, 0, 1):
+                chan_withdraw(recs, n)
+                raise_deadlock(report)
+            with nogil:
+                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+            return PARK_WOKE
 
 
 cdef inline bint _may_block(int64_t deadline) noexcept nogil:
-    return deadline == GOCORE_NO_DEADLINE or gocore_nanotime() < deadline
+    return deadline == GOCORE_NO_DEADLINE or gocore_now() < deadline
 
 
 cdef int chan_block_forever(int64_t deadline, str what) except -1:
     """nilchan: nothing ever completes; wait for the deadline, then raise."""
     cdef ChanSleeper sl
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_CHAN_SEND_NIL if what == "send" else WAIT_CHAN_RECV_NIL, deadline)
+    rec_parked(sl.rec)               # nothing can ever complete it
     try:
         chan_park(&sl, NULL, 0, deadline)
     finally:
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
     raise TimeoutError(f"{what} on nil channel timed out")

@@ -62,6 +62,14 @@ cdef class Cond:
 
     def wait(self, timeout=None):
         """Wait for a signal; False if `timeout` ran out first.  ``c.l`` must be held."""
+        return self._wait(timeout, False)
+
+    def _wait_real(self, timeout=None):
+        """wait() on the real clock even under a test clock: for gocore's
+        own timer thread, which serves real deadlines."""
+        return self._wait(timeout, True)
+
+    cdef bint _wait(self, object timeout, bint real) except? -1:
         cdef int64_t deadline = deadline_from_timeout(timeout)
         cdef CondWaiter w
         cdef bint ok
@@ -78,16 +86,19 @@ cdef class Cond:
         try:
             self._unlock_l()
         except BaseException:
-            # Misuse (c.l not held).  A signal may already have dequeued w
-            # and be about to release w.sema, which lives in this frame:
-            # collect that wake-up before the frame goes, then pass it on.
-            if not self._withdraw(&w):
-                with nogil:
-                    sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
-                self.signal()
+            self._abandon(&w)          # misuse: c.l not held
             raise
+        if rec_on_main_thread():
+            ok = self._sleep_main(&w, deadline)
+        else:
+            with nogil:
+                rec_wait_begin(WAIT_COND, deadline)
+                if real:
+                    ok = sema_acquire_real(&w.sema, False, real_deadline(deadline))
+                else:
+                    ok = sema_acquire(&w.sema, False, deadline)
+                rec_wait_end()
         with nogil:
-            ok = sema_acquire(&w.sema, False, deadline)
             if not ok:
                 race_window()
             if not ok and not self._withdraw(&w):
@@ -97,6 +108,48 @@ cdef class Cond:
                 ok = True
         self._relock()
         return ok
+
+    cdef int _abandon(self, CondWaiter* w) except -1:
+        """Leave the queue for good.  A signal may already have dequeued w
+        and be about to release w.sema, which lives in the caller's frame:
+        collect that wake-up before the frame goes, then pass it on."""
+        if not self._withdraw(w):
+            with nogil:
+                sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+            self.signal()
+        return 0
+
+    cdef int _sleep_main(self, CondWaiter* w, int64_t deadline) except -1:
+        """The main thread's sleep on w (mainwait.pxi): 1 when signalled, 0
+        at the deadline.  Slices keep w queued; a signal handler that raises
+        makes w leave (a signal that raced in is passed on) and the wait
+        relock ``c.l`` before the exception propagates, as threading's
+        Condition does."""
+        cdef bint ok
+        cdef int64_t until
+        rec_attach_main()
+        while True:
+            until = main_slice_until(deadline)
+            with nogil:
+                rec_wait_begin(WAIT_COND, deadline)
+                ok = sema_acquire(&w.sema, False, until)
+                rec_wait_end()
+            if ok or until == deadline:
+                return ok
+            try:
+                report = main_slice_end(deadline, WAIT_COND)
+            except BaseException:
+                self._abandon(w)
+                self._relock()
+                raise
+            if report is not None:
+                if not self._withdraw(w):
+                    # Signalled after all (before everyone else blocked).
+                    with nogil:
+                        sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                    return 1
+                self._relock()
+                raise_deadlock(report)
 
     cdef bint _withdraw(self, CondWaiter* w) noexcept nogil:
         """Unlink w if still queued; return whether it was."""

@@ -31,3 +31,16 @@ cdef extern from "gocore_park.h" nogil:
     bint gocore_park_nospin(gocore_parker* p, int64_t deadline)
     void gocore_unpark(gocore_parker* p)
     int64_t gocore_park_set_spin(int64_t mode)
+
+cdef extern from "gocore_clock.h" nogil:
+    int64_t gocore_now()
+    bint gocore_park_until(gocore_parker* p, int64_t deadline)
+    int gocore_park_sliced(gocore_parker* p, int64_t deadline, int64_t slice_end)
+    int64_t gocore_slice_until(int64_t deadline, int64_t slice_ns)
+    void gocore_fake_install(int64_t now)
+    void gocore_fake_remove()
+    void gocore_fake_advance(int64_t now)
+    int64_t gocore_fake_next()
+    int64_t gocore_fake_due()
+    int64_t gocore_fake_wakes
+    int64_t gocore_fake_waiters(int64_t* out, int64_t cap)

@@ -25,6 +25,7 @@ def _reset_after_fork():
     sema_reset_after_fork()
     sched_reset_after_fork()
     _chan_reset_after_fork()
+    rec_reset_after_fork()       # after _chan_reset_after_fork: needs the new main ident
 
 
 if hasattr(_fork_os, "register_at_fork"):

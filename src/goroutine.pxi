@@ -3,11 +3,19 @@
 
 # -- run queue --
 
-cdef RunNode* _rq_node(object fn, tuple args, object kwargs) except NULL:
-    """A node owning references to the call; not yet queued."""
+cdef RunNode* _rq_node(object fn, tuple args, object kwargs, object label,
+                      PyObject* code, int lasti) except NULL:
+    """A node owning references to the call (and taking over `code`'s); not
+    yet queued."""
     cdef RunNode* n = <RunNode*>PyMem_RawMalloc(sizeof(RunNode))
     if n == NULL:
+        Py_XDECREF(code)
         raise MemoryError()
+    n.gid = gocore_add(&_next_gid, 1)
+    Py_INCREF(label)
+    n.label = <PyObject*>label
+    n.code = code
+    n.lasti = lasti
     Py_INCREF(fn)
     Py_INCREF(args)
     n.fn = <PyObject*>fn
@@ -24,6 +32,8 @@ cdef RunNode* _rq_node(object fn, tuple args, object kwargs) except NULL:
 
 cdef void _rq_free(RunNode* n) noexcept:
     """Drop a node that was never queued (needs the GIL)."""
+    Py_XDECREF(n.label)
+    Py_XDECREF(n.code)
     Py_DECREF(<object>n.fn)
     Py_DECREF(<object>n.args)
     if n.kwargs != NULL:
@@ -130,7 +140,7 @@ cdef void _report_panic(BaseException exc) noexcept:
             pass
 
 
-cdef inline void _run_call(object fn, object args, object kwargs) noexcept:
+cdef inline void _run_call(GoRecord* rec, object fn, object args, object kwargs) noexcept:
     try:
         if kwargs is None:
             fn(*args)
@@ -140,11 +150,11 @@ cdef inline void _run_call(object fn, object args, object kwargs) noexcept:
         # SystemExit and KeyboardInterrupt too: a goroutine cannot stop the
         # process or the pool, so they are reported like any other panic.
         _report_panic(exc)
+    rec_finish(rec)
     gocore_add(&_ngoroutines, -1)
 
 
-cdef tuple _rq_take(RunNode* n):
-    """(fn, args, kwargs) of a node taken off the queue; frees the node."""
+cdef void _run_node(GoRecord* rec, RunNode* n) noexcept:
     # Take over the queue's references (the casts add one, the DECREFs drop
     # the queue's), then free the node.
     fn = <object>n.fn
@@ -154,14 +164,9 @@ cdef tuple _rq_take(RunNode* n):
     Py_DECREF(args)
     if n.kwargs != NULL:
         Py_DECREF(kwargs)
+    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
     PyMem_RawFree(n)
-    return fn, args, kwargs
-
-
-cdef void _run_node(RunNode* n) noexcept:
-    # The node is freed before user code runs.
-    fn, args, kwargs = _rq_take(n)
-    _run_call(fn, args, kwargs)
+    _run_call(rec, fn, args, kwargs)
 
 
 cdef RunNode* _find_work(GoWorker* w) noexcept:
@@ -196,7 +201,9 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             continue
         deadline = gocore_nanotime() + gocore_load_relaxed(&_idle_timeout_ns)
         with nogil:
-            woken = sema_acquire(&w.sema, False, deadline)
+            rec_wait_idle()
+            woken = sema_acquire_real(&w.sema, False, deadline)   # a cache policy: never virtual
+            rec_wait_end()
         if woken:
             spinning = True
             continue
@@ -214,31 +221,43 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             v = gocore_load_acquire(&_navail)
 
 
-def _worker_main(fn, args, kwargs):
+def _worker_main(fn, args, kwargs, size_t rec_addr):
     """Body of a worker thread: run the goroutine it was started for, then
-    serve the run queue until idle for the idle timeout."""
+    serve the run queue until idle for the idle timeout.  `rec_addr`: the
+    record the spawner registered for this thread (it owns it from now on)."""
     cdef GoWorker w
+    cdef GoRecord* rec = <GoRecord*>rec_addr
     cdef RunNode* n
     w.sema = 0
     w.prev = w.next = NULL
     w.on_stack = False
-    _run_call(fn, args, kwargs)
+    rec_adopt(rec)
+    gocore_store(&rec.wait, WAIT_RUNNING)
+    _run_call(rec, fn, args, kwargs)
     fn = args = kwargs = None            # drop references before idling
     while True:
         gocore_add(&_navail, 1)
         n = _find_work(&w)
         if n == NULL:
             break
-        _run_node(n)
+        _run_node(rec, n)
+    rec_unregister(rec)
+    PyMem_RawFree(rec)
     gocore_add(&_nworkers, -1)
 
 
 # -- spawning --
 
-cdef int _spawn(object fn, tuple args, object kwargs) except -1:
+cdef int _spawn(object fn, tuple args, object kwargs, object label) except -1:
+    """Start fn(*args, **kwargs); `label` is the function dumps name (the
+    user's, when fn is a wrapper of gocore's own; None: fn itself)."""
     cdef RunNode* n
     cdef int64_t v
-    n = _rq_node(fn, args, kwargs)      # before reserving: MemoryError leaves no trace
+    cdef PyObject* code
+    cdef int lasti
+    gocore_caller(_skip_files, &code, &lasti)     # created_at: one frame lookup
+    # before reserving: MemoryError leaves no trace
+    n = _rq_node(fn, args, kwargs, fn if label is None else label, code, lasti)
     gocore_add(&_ngoroutines, 1)
     cdef int attempt
     for attempt in range(2):
@@ -267,9 +286,8 @@ cdef int _spawn(object fn, tuple args, object kwargs) except -1:
     # is small, else queue and let the monitor judge (sysmon_decls.pxi).
     if not _may_start_at_once():
         return _queue_unserved(n)
-    _rq_free(n)
     try:
-        _start_worker(fn, args, kwargs)
+        _start_worker(n)
     except BaseException:
         gocore_add(&_ngoroutines, -1)
         raise
@@ -281,7 +299,9 @@ def go(fn, /, *args, **kwargs):
     threads (a goroutine).  An idle worker is reused; a new thread starts only
     when none is idle, so goroutines that block never hold up new ones.  An
     exception escaping `fn` goes to the panic handler (see
-    ``set_panic_handler``); the process keeps running.
+    ``set_panic_handler``); the process keeps running.  A coroutine function
+    runs as a task on the calling thread's running loop, else under
+    ``asyncio.run`` on a worker (go_coro.pxi).
 
     Example::
 
@@ -294,8 +314,25 @@ def go(fn, /, *args, **kwargs):
         wg.wait()
     """
     if not callable(fn):
-        raise TypeError(f"go() needs a callable, not {type(fn).__name__}")
-    _spawn(fn, args, kwargs)
+        raise not_callable("go()", fn)
+    if is_coro_fn(fn):                  # go_coro.pxi: a task, or asyncio.run on a worker
+        _coro_go(None, fn, args, kwargs)
+        return
+    _spawn(fn, args, kwargs, None)
+
+
+def _go_labeled(label, fn, *args):
+    """go() for gocore's Python wrappers (ErrGroup.go, WorkerPool.go): runs
+    fn(*args) but names `label` (the user's function) in dumps."""
+    _spawn(fn, args, None, label)
+
+
+def _install_frame_skip(prefixes):
+    """Called once by gocore.goroutine: the directory prefixes of gocore's
+    Python layer (its co_filenames start with one), whose frames go() skips
+    to find its caller."""
+    global _skip_files
+    _skip_files = tuple(str(p) for p in prefixes)
 
 
 def num_goroutine():
@@ -345,3 +382,137 @@ cdef void sched_reset_after_fork() noexcept nogil:
     gocore_store(&_ngoroutines, 0)
     gocore_store(&_nworkers, 0)
     sysmon_reset_after_fork()
+
+
+# -- what dumps read: the records of running goroutines and the queued ones --
+
+cdef struct _GoCopy:
+    int64_t gid
+    PyObject* label         # owned by the copy
+    PyObject* code          # owned by the copy, or NULL
+    int64_t lasti
+    int64_t wait
+    int64_t since
+    unsigned long ident
+
+
+cdef Py_ssize_t _copy_running(_GoCopy** out) noexcept:
+    """Copy every worker record that runs a goroutine into a new raw array
+    (references INCREF'd; nothing allocated by Python while a lock is held,
+    so no collection can run code that needs these spin locks).  -1: no memory.
+    Called with the GIL, which the INCREFs need on a GIL build (and there
+    every holder of these locks holds the GIL too, so this never spins)."""
+    cdef GoRecord* r
+    cdef Py_ssize_t n = 0, i = 0
+    cdef _GoCopy* a
+    gocore_spin_lock(&_reg_lock)
+    r = _reg_head
+    while r != NULL:
+        n += 1
+        r = r.next
+    a = <_GoCopy*>PyMem_RawMalloc(sizeof(_GoCopy) * (n + 1))
+    if a == NULL:
+        gocore_spin_unlock(&_reg_lock)
+        return -1
+    r = _reg_head
+    while r != NULL:
+        rec_lock(&r.lock)
+        if r.gid != 0 and r.kind == REC_WORKER:
+            a[i].gid = r.gid
+            a[i].label = r.label
+            a[i].code = r.code
+            a[i].lasti = r.lasti
+            Py_INCREF(<object>r.label)
+            Py_XINCREF(r.code)
+            a[i].wait = gocore_load_acquire(&r.wait)
+            a[i].since = r.since
+            a[i].ident = r.ident
+            i += 1
+        rec_unlock(&r.lock)
+        r = r.next
+    gocore_spin_unlock(&_reg_lock)
+    out[0] = a
+    return i
+
+
+cdef Py_ssize_t _copy_queued(_GoCopy** out) noexcept:
+    """The same for goroutines still in the run queue ("runnable")."""
+    cdef RunNode* q
+    cdef Py_ssize_t n = 0, i = 0
+    cdef _GoCopy* a
+    gocore_spin_lock(&_rq_lock)
+    q = _rq_head
+    while q != NULL:
+        n += 1
+        q = q.next
+    a = <_GoCopy*>PyMem_RawMalloc(sizeof(_GoCopy) * (n + 1))
+    if a == NULL:
+        gocore_spin_unlock(&_rq_lock)
+        return -1
+    q = _rq_head
+    while q != NULL:
+        a[i].gid = q.gid
+        a[i].label = q.label
+        a[i].code = q.code
+        a[i].lasti = q.lasti
+        Py_INCREF(<object>q.label)
+        Py_XINCREF(q.code)
+        a[i].wait = WAIT_RUNNABLE
+        a[i].since = 0
+        a[i].ident = 0
+        i += 1
+        q = q.next
+    gocore_spin_unlock(&_rq_lock)
+    out[0] = a
+    return i
+
+
+cdef int _append_copies(list rows, _GoCopy* a, Py_ssize_t n) except -1:
+    """rows += (gid, label, file, line, wait name, since or None, thread ident
+    or None, creator name); takes over the copies' references and frees `a`."""
+    cdef Py_ssize_t i
+    cdef int err = 0
+    failure = None
+    for i in range(n):
+        label = gocore_steal(a[i].label)
+        if a[i].code != NULL:
+            code = gocore_steal(a[i].code)
+        else:
+            code = None
+        if err:
+            continue                 # only dropping references now
+        try:
+            if code is not None:
+                where = (code.co_filename, gocore_code_line(code, <int>a[i].lasti),
+                         getattr(code, "co_qualname", code.co_name))
+            else:
+                where = ("?", 0, "?")
+            rows.append((a[i].gid, label, where[0], where[1],
+                         _WAIT_NAMES.get(a[i].wait & WAIT_KIND_MASK, "waiting"),
+                         a[i].since / 1e9 if a[i].wait != WAIT_RUNNING and a[i].wait != WAIT_RUNNABLE else None,
+                         a[i].ident if a[i].ident != 0 else None, where[2]))
+        except BaseException as e:
+            err = 1
+            failure = e
+    PyMem_RawFree(a)
+    if err:
+        raise failure
+    return 0
+
+
+def _goroutine_table():
+    """For gocore's dump: one tuple per live goroutine, running or queued:
+    (id, function, file, line, state, waiting_since, thread ident, creator)."""
+    cdef _GoCopy* a
+    cdef Py_ssize_t n
+    rows = []
+    n = _copy_running(&a)
+    if n < 0:
+        raise MemoryError()
+    _append_copies(rows, a, n)
+    n = _copy_queued(&a)
+    if n < 0:
+        raise MemoryError()
+    _append_copies(rows, a, n)
+    rows.sort()
+    return rows

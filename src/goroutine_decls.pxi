@@ -56,6 +56,10 @@ cdef struct RunNode:
     PyObject* kwargs       # a dict, or NULL for no keyword arguments
     RunNode* next          # guarded by _rq_lock
     int64_t queued_at      # gocore_nanotime() when made: the monitor's queue age (sysmon_decls.pxi)
+    int64_t gid            # the goroutine's id
+    PyObject* label        # owned: the function its record names (see gorecord_decls.pxi)
+    PyObject* code         # owned: code object of the go() call site, or NULL
+    int64_t lasti
 
 
 cdef struct GoWorker:
@@ -77,6 +81,12 @@ cdef int64_t _navail = 0            # see the invariant above
 cdef int64_t _nspinning = 0         # woken workers still looking for work
 cdef int64_t _ngoroutines = 0       # spawned by go() and not yet returned
 cdef int64_t _nworkers = 0          # worker threads alive (or starting)
+cdef int64_t _next_gid = 0          # the last goroutine id handed out
+
+# Where the code files start whose frames go() skips to find its user's call
+# site: gocore's own Python layer (a tuple of str, set once by gocore.goroutine;
+# None until then).
+cdef object _skip_files = None
 
 # An idle worker retires after this long without work.  A few seconds keeps a
 # warm pool across bursts without holding threads forever.
@@ -85,7 +95,8 @@ cdef int64_t _idle_timeout_ns = 5_000_000_000
 
 # ---- the scheduler's surface (goroutine.pxi) ----
 #
-# _spawn(fn, args, kwargs)     run fn(*args, **kwargs) on a worker (go(), WaitGroup.go)
+# _spawn(fn, args, kwargs, label)  run fn(*args, **kwargs) on a worker (go(), WaitGroup.go);
+#                              dumps name `label` (None: fn)
 # _report_panic(exc)           hand an escaped exception to the panic handler (hooks.pxi)
 # sched_reset_after_fork()     forget the parent's workers and queue (fork.pxi)
 

@@ -13,9 +13,18 @@
 #                           once ctx is done, return stop().  Contexts are a
 #                           Python-layer type (and users may write their own),
 #                           so only gocore.context knows how to watch one.
+#   _coro_go(wg, fn, args, kwargs)   go() / WaitGroup.go (wg None for go())
+#                           given a coroutine function: gocore.goroutine
+#                           runs it as a task or under asyncio.run
+#                           (go_coro.pxi decides which calls come here).
+#   _deadlock_probe(state)  deadlock detection (gocore.deadlock), None while
+#                           off: between two slices of a main-thread wait with
+#                           no deadline, the report if no other thread can
+#                           ever run again, else None (mainwait.pxi).
 
 cdef object _panic_dispatch = None
 cdef object _ctx_on_done = None
+cdef object _coro_go = None
 
 
 def _install_panic_dispatch(fn):
@@ -29,3 +38,19 @@ def _install_ctx_hook(fn):
     when ctx is done and returns a stop() that unregisters cb."""
     global _ctx_on_done
     _ctx_on_done = fn
+
+
+def _install_coro_go(fn):
+    """Called once by gocore.goroutine: fn(wg, fn, args, kwargs) starts a
+    goroutine made of a coroutine function (counted by wg unless None)."""
+    global _coro_go
+    _coro_go = fn
+
+
+cdef object _deadlock_probe = None
+
+
+def _install_deadlock_probe(probe):
+    """Called by gocore.deadlock: `probe`, or None to switch detection off."""
+    global _deadlock_probe
+    _deadlock_probe = probe

@@ -150,6 +150,38 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
         spins = 0
 
 
+cdef int mutex_lock_wait(int64_t* state, int64_t* sema, int64_t deadline,
+                         int64_t what) except -1:
+    """The blocking path of every lock of a Mutex (`what`: how a dump names
+    the wait).  Returns 1 once held, 0 if `deadline` passed first.  In the
+    main thread it sleeps in slices (see mainwait.pxi): a slice that ends
+    leaves through the timeout path above (so a signal handler that raises,
+    or a deadlock report, finds the caller holding nothing and owing nothing)
+    and then queues again."""
+    cdef bint got
+    cdef int64_t until
+    if not rec_on_main_thread():
+        with nogil:
+            rec_wait_begin(what, deadline)
+            got = mutex_lock_slow(state, sema, deadline)
+            rec_wait_end()
+        return got
+    rec_attach_main()
+    while True:
+        until = main_slice_until(deadline)
+        with nogil:
+            rec_wait_begin(what, deadline)
+            got = mutex_lock_slow(state, sema, until)
+            rec_wait_end()
+        if got or until == deadline:
+            return got
+        report = main_slice_end(deadline, what)
+        # Everyone else is blocked for good (see deadlock.py), so the state
+        # word can no longer change: one last try decides.
+        if report is not None and not mutex_try_lock(state):
+            raise_deadlock(report)
+
+
 cdef void mutex_wake_after_unlock(int64_t* state, int64_t* sema, int64_t new) noexcept nogil:
     """Go's unlockSlow after the LOCKED bit was cleared, leaving `new`."""
     cdef int64_t old
@@ -216,8 +248,7 @@ cdef class Mutex:
     cdef inline int _lock(self) except -1:
         if gocore_cas(&self._state, 0, MUTEX_LOCKED):
             return 0
-        with nogil:
-            mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+        mutex_lock_wait(&self._state, &self._sema, GOCORE_NO_DEADLINE, WAIT_MUTEX)
         return 0
 
     cdef inline int _unlock(self) except -1:
@@ -251,16 +282,11 @@ cdef class Mutex:
                 return True
             if not blocking:
                 return mutex_try_lock(&self._state)
-            with nogil:
-                mutex_lock_slow(&self._state, &self._sema, GOCORE_NO_DEADLINE)
+            mutex_lock_wait(&self._state, &self._sema, GOCORE_NO_DEADLINE, WAIT_MUTEX)
             return True
         if mutex_try_lock(&self._state):
             return True
-        cdef int64_t deadline = deadline_in(t)
-        cdef bint got
-        with nogil:
-            got = mutex_lock_slow(&self._state, &self._sema, deadline)
-        return got
+        return mutex_lock_wait(&self._state, &self._sema, deadline_in(t), WAIT_MUTEX) == 1
 
     def release(self):
         """``threading.Lock.release``: unlock; RuntimeError if not locked."""

@@ -11,6 +11,50 @@ cimport cython
 DEF RW_MAX_READERS = 1 << 30
 
 
+cdef object _rw_pending = None     # the exception _rw_wait deferred (main thread only)
+
+
+cdef bint _rw_wait(int64_t* sema, int64_t what) except -1:
+    """Wait for a unit of an RWMutex's reader or writer sema, which no
+    timeout can give back.  True once taken.  In the main thread, sleeps in
+    slices; False means a signal handler raised (or a deadlock was found)
+    and the caller must hand its place to a goroutine, then raise_pending()."""
+    global _rw_pending
+    cdef bint got
+    if not rec_on_main_thread():
+        with nogil:
+            rec_wait_begin(what, GOCORE_NO_DEADLINE)
+            sema_acquire(sema, False, GOCORE_NO_DEADLINE)
+            rec_wait_end()
+        return True
+    rec_attach_main()
+    while True:
+        with nogil:
+            rec_wait_begin(what, GOCORE_NO_DEADLINE)
+            got = sema_acquire(sema, False, main_slice_until(GOCORE_NO_DEADLINE))
+            rec_wait_end()
+        if got:
+            return True
+        try:
+            report = main_slice_end(GOCORE_NO_DEADLINE, what)
+        except BaseException as exc:
+            _rw_pending = exc
+            return False
+        if report is not None:
+            # Nobody else can run (deadlock.py): a unit released between our
+            # slice and the check is still there, and none will come later.
+            if sema_try_acquire(sema):
+                return True
+            _rw_pending = DeadlockError(report)
+            return False
+
+
+cdef int raise_pending() except -1:
+    global _rw_pending
+    exc, _rw_pending = _rw_pending, None
+    raise exc
+
+
 @cython.binding(False)
 cdef class RWMutex:
     """A reader/writer mutual exclusion lock, Go's ``sync.RWMutex``.
@@ -38,14 +82,33 @@ cdef class RWMutex:
         """Take the write lock."""
         cdef int64_t r
         if not gocore_cas(&self._w_state, 0, MUTEX_LOCKED):
-            with nogil:
-                mutex_lock_slow(&self._w_state, &self._w_sema, GOCORE_NO_DEADLINE)
+            mutex_lock_wait(&self._w_state, &self._w_sema, GOCORE_NO_DEADLINE, WAIT_RW_LOCK)
         # Announce the writer; r = readers inside right now.
         r = gocore_add(&self._reader_count, -RW_MAX_READERS) + RW_MAX_READERS
         if r != 0 and gocore_add(&self._reader_wait, r) != 0:
-            with nogil:
-                sema_acquire(&self._writer_sem, False, GOCORE_NO_DEADLINE)
+            if not _rw_wait(&self._writer_sem, WAIT_RW_LOCK):
+                # Interrupted in the main thread while readers drain.  The
+                # writer is announced and cannot take that back (the last
+                # reader out will release _writer_sem for it), so a goroutine
+                # finishes the lock on our behalf and unlocks at once.
+                _spawn(self._finish_lock, (), None, self.lock)
+                raise_pending()
         gocore_store(&self._writer_held, 1)
+
+    def _finish_lock(self):
+        with nogil:
+            rec_wait_begin(WAIT_RW_LOCK, GOCORE_NO_DEADLINE)
+            sema_acquire(&self._writer_sem, False, GOCORE_NO_DEADLINE)
+            rec_wait_end()
+        gocore_store(&self._writer_held, 1)
+        self._unlock()
+
+    def _finish_rlock(self):
+        with nogil:
+            rec_wait_begin(WAIT_RW_RLOCK, GOCORE_NO_DEADLINE)
+            sema_acquire(&self._reader_sem, False, GOCORE_NO_DEADLINE)
+            rec_wait_end()
+        self._runlock()
 
     def unlock(self):
         """Release the write lock; RuntimeError if it is not held."""
@@ -75,8 +138,12 @@ cdef class RWMutex:
     def rlock(self):
         """Take a read lock."""
         if gocore_add(&self._reader_count, 1) < 0:
-            with nogil:
-                sema_acquire(&self._reader_sem, False, GOCORE_NO_DEADLINE)
+            if not _rw_wait(&self._reader_sem, WAIT_RW_RLOCK):
+                # Interrupted in the main thread: we are counted as a reader
+                # and the writer's unlock will release a unit for us, so a
+                # goroutine takes our place, gets in and leaves at once.
+                _spawn(self._finish_rlock, (), None, self.rlock)
+                raise_pending()
 
     def runlock(self):
         """Release a read lock; RuntimeError if no read lock is held."""

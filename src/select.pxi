@@ -175,7 +175,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             PyMem_Free(recs)
             PyMem_Free(locks)
             raise MemoryError()
-    chan_sleeper_init(&sl)
+    chan_sleeper_init(&sl, WAIT_SELECT if m > 0 else WAIT_SELECT_NO_CASES, deadline)
     try:
         # One record per live case, in poll order; a send record owns its value.
         for k in range(m):
@@ -222,6 +222,8 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
                 if locks[j].cap > 0:
                     chan_settle(locks[j], &wake)     # the re-check after the flags
             claimed = gocore_load_acquire(&sl.state) != 0
+            if not claimed:
+                rec_parked(sl.rec)
         j = nlocks
         while j > 0:
             j -= 1
@@ -246,7 +248,7 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
         for k in range(nrec):
             Py_XDECREF(recs[k].value)                # unsent values, and any value a signal cut off
             recs[k].value = NULL
-        gocore_parker_destroy(&sl.parker)
+        chan_sleeper_done(&sl)
         if recs != small_recs:
             PyMem_Free(recs)
             PyMem_Free(locks)

@@ -52,22 +52,29 @@ cdef inline void _sema_unlink(SemaBucket* b, SemaWaiter* w) noexcept nogil:
     gocore_add(&b.nwait, -1)
 
 
-cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+cdef inline int64_t _sema_now(bint real) noexcept nogil:
+    return gocore_nanotime() if real else gocore_now()
+
+
+cdef bint _sema_acquire(int64_t* addr, bint lifo, int64_t deadline, bint real) noexcept nogil:
     """Wait for a unit of *addr.  Returns True when one was taken, False when
     `deadline` passed first (the waiter has then withdrawn and holds nothing).
 
-    Call without the GIL: this is where threads sleep.
+    Call without the GIL: this is where threads sleep.  `deadline` is on
+    gocore_now()'s clock (a test clock's while one is installed), or on the
+    real clock whatever a test clock says if `real`.
     """
     if sema_try_acquire(addr):
         return True
-    if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+    if deadline != GOCORE_NO_DEADLINE and _sema_now(real) >= deadline:
         return False
     cdef SemaBucket* b = _sema_bucket(addr)
     cdef SemaWaiter w
-    cdef bint result
+    cdef bint result, woke
     w.addr = addr
     w.ticket = False
     w.queued = False
+    w.rec = rec_self()
     gocore_parker_init(&w.parker)
     while True:
         gocore_spin_lock(&b.lock)
@@ -78,9 +85,12 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
             result = True
             break
         _sema_enqueue(b, &w, lifo)
+        rec_parked(w.rec)
         gocore_spin_unlock(&b.lock)
 
-        if not gocore_park(&w.parker, deadline):
+        woke = gocore_park(&w.parker, deadline) if real else gocore_park_until(&w.parker, deadline)
+        rec_unparked(w.rec)
+        if not woke:
             race_window()
             # Timed out.  Withdraw if still queued; otherwise a releaser has
             # dequeued us and is about to unpark: wait for that unpark so it
@@ -99,11 +109,22 @@ cdef bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogi
         if w.ticket or sema_try_acquire(addr):
             result = True
             break
-        if deadline != GOCORE_NO_DEADLINE and gocore_nanotime() >= deadline:
+        if deadline != GOCORE_NO_DEADLINE and _sema_now(real) >= deadline:
             result = False
             break
     gocore_parker_destroy(&w.parker)
     return result
+
+
+cdef inline bint sema_acquire(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+    """_sema_acquire for a deadline from a timeout= argument."""
+    return _sema_acquire(addr, lifo, deadline, False)
+
+
+cdef inline bint sema_acquire_real(int64_t* addr, bint lifo, int64_t deadline) noexcept nogil:
+    """_sema_acquire on the real clock (the scheduler's idle timeout, the
+    timer thread's sleep)."""
+    return _sema_acquire(addr, lifo, deadline, True)
 
 
 cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
@@ -128,6 +149,7 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     _sema_unlink(b, w)
     if handoff and sema_try_acquire(addr):
         w.ticket = True
+    rec_unparked(w.rec)            # a wake-up is on the way: not blocked any more
     gocore_spin_unlock(&b.lock)
     race_window()
     gocore_unpark(&w.parker)       # last touch of w: it may return right away

@@ -56,6 +56,7 @@ cdef struct SemaWaiter:
     SemaWaiter* next
     bint queued            # guarded by bucket.lock; cleared by whoever dequeues
     bint ticket            # set (under bucket.lock) by a hand-off release
+    GoRecord* rec          # the sleeping thread's record, or NULL (gorecord_decls.pxi)
     gocore_parker parker
 
 
@@ -74,6 +75,7 @@ cdef SemaBucket _sema_table[SEMA_BUCKETS]
 #
 # sema_try_acquire(addr)                take a unit if there is one, never blocks
 # sema_acquire(addr, lifo, deadline)    wait for a unit (GIL released); False on timeout
+# sema_acquire_real(...)                the same with a deadline on the real clock (not a test clock's)
 # sema_release(addr, handoff)           add a unit, wake one waiter (handoff: give it the unit)
 # sema_reset_after_fork()               forget the parent's sleepers (fork.pxi)
 

@@ -119,8 +119,13 @@ cdef class Semaphore:
                 raise
         cdef bint got
         try:
-            with nogil:
-                got = sema_acquire(&w.sema, False, deadline)
+            if rec_on_main_thread():
+                got = self._sleep_main(w, deadline)
+            else:
+                with nogil:
+                    rec_wait_begin(WAIT_SEMAPHORE, deadline)
+                    got = sema_acquire(&w.sema, False, deadline)
+                    rec_wait_end()
         finally:
             if stop is not None:
                 stop()
@@ -136,6 +141,35 @@ cdef class Semaphore:
         if w.canceled:
             raise ctx.err().with_traceback(None)
         return True
+
+    cdef int _sleep_main(self, _SemWaiter w, int64_t deadline) except -1:
+        """The main thread's sleep on w (mainwait.pxi): 1 when granted or
+        cancelled, 0 at the deadline.  Slices keep w's place in the FIFO; a
+        signal handler that raises withdraws w, or gives back the weight a
+        grant that raced in brought, before the exception propagates."""
+        cdef bint got
+        cdef int64_t until
+        rec_attach_main()
+        while True:
+            until = main_slice_until(deadline)
+            with nogil:
+                rec_wait_begin(WAIT_SEMAPHORE, deadline)
+                got = sema_acquire(&w.sema, False, until)
+                rec_wait_end()
+            if got or until == deadline:
+                return got
+            try:
+                report = main_slice_end(deadline, WAIT_SEMAPHORE)
+            except BaseException:
+                self._give_up(w)
+                raise
+            if report is not None:
+                if w.n <= self.size and not self._withdraw(w, False):
+                    # Granted or cancelled after all: collect the wake-up.
+                    with nogil:
+                        sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+                    return 1
+                raise_deadlock(report)
 
     cdef int _give_up(self, _SemWaiter w) except -1:
         """Leave without waiting: withdraw w, or return weight already granted to it."""

@@ -3,12 +3,29 @@
 gocore_parker_init(&_sysmon_parker)
 
 
-cdef int _start_worker(object fn, object args, object kwargs) except -1:
-    """A new worker thread whose first goroutine is fn(*args, **kwargs)."""
+cdef int _start_worker(RunNode* n) except -1:
+    """A new worker thread whose first goroutine is `n`; the node is consumed
+    whether or not the start succeeds.  The thread's record is registered
+    now and shows the goroutine as runnable until the thread adopts it."""
+    fn = <object>n.fn
+    args = <object>n.args
+    kwargs = <object>n.kwargs if n.kwargs != NULL else None
+    cdef GoRecord* rec = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
+    if rec == NULL:
+        _rq_free(n)
+        raise MemoryError()
     gocore_add(&_nworkers, 1)
+    rec_register(rec, REC_WORKER, 0)
+    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
+    n.label = n.code = NULL
+    rec.wait = WAIT_RUNNABLE
+    _rq_free(n)
     try:
-        _thread.start_new_thread(_worker_main, (fn, args, kwargs))
+        _thread.start_new_thread(_worker_main, (fn, args, kwargs, <size_t>rec))
     except BaseException:
+        rec_unregister(rec)
+        rec_finish(rec)
+        PyMem_RawFree(rec)
         gocore_add(&_nworkers, -1)
         raise
     gocore_add(&_nstarted, 1)
@@ -72,12 +89,15 @@ cdef int _sysmon_start(int batch) except -1:
         if n == NULL:
             break
         gocore_add(&_navail, 1)         # it left the queue, no free worker used
-        fn, args, kwargs = _rq_take(n)
+        fn = <object>n.fn
+        args = <tuple>n.args
+        kwargs = <object>n.kwargs if n.kwargs != NULL else None
+        label = <object>n.label
         try:
-            _start_worker(fn, args, kwargs)
+            _start_worker(n)
         except BaseException:
             # Out of threads: queue it again and retry on a later round.
-            _queue_unserved(_rq_node(fn, args, kwargs))
+            _queue_unserved(_rq_node(fn, args, kwargs, label, NULL, 0))
             break
         started += 1
     return started

@@ -38,9 +38,18 @@ cdef inline int64_t deadline_in(double seconds) noexcept nogil:
     """Absolute deadline `seconds` from now; <= 0 means 'already passed'."""
     if seconds >= _FOREVER_SECONDS:
         return GOCORE_NO_DEADLINE
+    # gocore_now(): the real clock, or a test clock's virtual time.
     if seconds <= 0:
-        return gocore_nanotime()
-    return gocore_nanotime() + <int64_t>(seconds * 1e9)
+        return gocore_now()
+    return gocore_now() + <int64_t>(seconds * 1e9)
+
+
+cdef inline int64_t real_deadline(int64_t deadline) noexcept nogil:
+    """A deadline on gocore_now()'s clock moved to the real clock (for
+    gocore's own waits that a test clock must not stretch)."""
+    if deadline == GOCORE_NO_DEADLINE:
+        return deadline
+    return deadline - gocore_now() + gocore_nanotime()
 
 
 cdef double seconds_of(object t, str what, bint none_ok) except? -1.0:

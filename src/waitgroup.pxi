@@ -42,6 +42,35 @@ cdef bint _wg_wait_nogil(int64_t* state, int64_t* sema, int64_t deadline) noexce
             gocore_os_yield()
 
 
+cdef int _wg_wait(int64_t* state, int64_t* sema, int64_t deadline) except -1:
+    """WaitGroup.wait's blocking path: 1 once the counter is zero, 0 at the
+    deadline.  The main thread waits in slices (mainwait.pxi), leaving
+    through the timeout path above between two (its waiter unit given back)."""
+    cdef bint ok
+    cdef int64_t until
+    if not rec_on_main_thread():
+        with nogil:
+            rec_wait_begin(WAIT_WAITGROUP, deadline)
+            ok = _wg_wait_nogil(state, sema, deadline)
+            rec_wait_end()
+        return ok
+    rec_attach_main()
+    while True:
+        until = main_slice_until(deadline)
+        with nogil:
+            rec_wait_begin(WAIT_WAITGROUP, deadline)
+            ok = _wg_wait_nogil(state, sema, until)
+            rec_wait_end()
+        if ok or until == deadline:
+            return ok
+        report = main_slice_end(deadline, WAIT_WAITGROUP)
+        # Nobody else can run any more (deadlock.py): the counter is final.
+        if report is not None:
+            if (gocore_load_acquire(state) >> 32) == 0:
+                return 1
+            raise_deadlock(report)
+
+
 cdef int _wg_add_slow(int64_t* state, int64_t* sema, int64_t delta) except -1:
     """WaitGroup.add when the fast path did not apply: reports a negative or
     overflowing counter (leaving the state untouched), or brings the counter
@@ -117,20 +146,20 @@ cdef class WaitGroup:
             deadline = deadline_from_timeout(timeout)    # checked even when done
         if (gocore_load_acquire(&self._state) >> 32) == 0:
             return True
-        cdef bint ok
-        with nogil:
-            ok = _wg_wait_nogil(&self._state, &self._sema, deadline)
-        return ok
+        return _wg_wait(&self._state, &self._sema, deadline) == 1
 
     def go(self, fn, /, *args, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a goroutine, counted by this group
         (Go 1.25).  ``done`` runs even if `fn` raises; the exception goes to
-        the panic handler."""
+        the panic handler.  A coroutine function runs as ``go()`` runs one."""
         if not callable(fn):
-            raise TypeError(f"WaitGroup.go needs a callable, not {type(fn).__name__}")
+            raise not_callable("WaitGroup.go", fn)
+        if is_coro_fn(fn):              # go_coro.pxi: a task, or asyncio.run on a worker
+            _coro_go(self, fn, args, kwargs)
+            return
         self._add(1)
         try:
-            _spawn(self._run, (fn, args, kwargs), None)
+            _spawn(self._run, (fn, args, kwargs), None, fn)
         except BaseException:
             self._add(-1)
             raise

@@ -196,9 +196,9 @@ def test_after_func_does_not_run_on_timer_thread():
 # ---- Ticker ----
 
 def test_ticker_ticks():
+    t0 = time.monotonic()                  # before: the schedule starts inside Ticker()
     tk = Ticker(0.02)
     assert tk.c.cap == 1
-    t0 = time.monotonic()
     vals = [tk.c.recv(timeout=5) for _ in range(3)]
     tk.stop()
     assert vals == sorted(vals)

@@ -50,10 +50,14 @@ from gocore.context import (
     without_cancel,
 )
 from gocore.errgroup import ErrGroup
+from gocore.aio import cancel_on
 from gocore.once import once_func, once_value, once_values
 from gocore.pool import Pool
 from gocore.timers import Ticker, Timer, after, after_func
 from gocore.workerpool import WorkerPool
+from gocore.dump import GoroutineInfo, dump_goroutines, dump_on_signal, goroutines
+from gocore.deadlock import set_deadlock_detection
+from gocore import testing
 from gocore.singleflight import Result, SingleFlight
 from gocore.ratelimit import RateLimiter, Reservation
 from gocore.breaker import AdaptiveBreaker, CircuitBreaker, Ticket
@@ -73,6 +77,12 @@ __all__ = [
     "go",
     "set_panic_handler",
     "num_goroutine",
+    # seeing goroutines
+    "GoroutineInfo",
+    "goroutines",
+    "dump_goroutines",
+    "dump_on_signal",
+    "set_deadlock_detection",
     # context
     "Context",
     "background",
@@ -85,6 +95,7 @@ __all__ = [
     "without_cancel",
     "context_after_func",
     "cause",
+    "cancel_on",
     # groups and pools
     "ErrGroup",
     "Pool",

@@ -26,10 +26,9 @@ parent's error under the parent's lock (and cancels itself).
 """
 from __future__ import annotations
 
-from time import monotonic
 from typing import Any, Callable, Optional, Tuple
 
-from gocore import _gocore
+from gocore import _clock, _gocore
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
 from gocore.errors import Canceled, DeadlineExceeded
 from gocore.goroutine import go
@@ -558,7 +557,7 @@ def _with_deadline(parent: Context, deadline: float, deadline_cause) -> Tuple[Co
         return with_cancel(parent)
     c = _TimerCtx(parent, deadline, deadline_cause)
     _propagate(parent, c)
-    if deadline - monotonic() <= 0:
+    if deadline - _clock.now() <= 0:
         c._cancel(True, DeadlineExceeded(), deadline_cause)
         return c, c._cancel_func
     from gocore import timers
@@ -591,7 +590,7 @@ def with_timeout(parent: Context, seconds: float) -> Tuple[Context, Callable[[],
         finally:
             cancel()
     """
-    when = monotonic() + _gocore._duration_seconds(seconds, "timeout")
+    when = _clock.now() + _gocore._duration_seconds(seconds, "timeout")
     return _with_deadline(parent, when, None)
 
 
@@ -761,7 +760,7 @@ def _describe(ctx: Any) -> str:
         if t is _CancelCtx:
             parts.append(".WithCancel")
         elif t is _TimerCtx:
-            left = ctx._deadline - monotonic()
+            left = ctx._deadline - _clock.now()
             parts.append(f".WithDeadline({ctx._deadline:.6f} [{left:.6f}s])")
         elif t is _ValueCtx:
             parts.append(f".WithValue({_key_name(ctx._key)}, {_stringify(ctx._val)})")

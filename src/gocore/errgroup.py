@@ -3,18 +3,24 @@
 A group runs functions in goroutines, waits for all of them, and reports the
 first exception any of them raised.  ``with_context`` adds a derived context
 that is cancelled (with that exception as its cause) as soon as one fails,
-and when ``wait`` returns.  With an executor, the goroutines become
-futures on it (see ``_executor``).
+and when ``wait`` returns.
+
+Goroutines may be coroutine functions (a task on the caller's running loop,
+else ``asyncio.run`` on a worker), and a task waits with ``await g`` /
+``async with`` and starts one at the limit with ``await g.ago(...)``.
+With an executor, the goroutines become futures on it (see ``_executor``).
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional, Tuple
+from asyncio import CancelledError
+from typing import Any, Callable, Generator, Optional, Tuple
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
+from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, with_cancel_cause
-from gocore.goroutine import go as _go
+from gocore.goroutine import spawn_coro
 
 __all__ = ["ErrGroup"]
 
@@ -33,6 +39,10 @@ class ErrGroup:
         with gocore.ErrGroup() as g:      # waits (and raises) on exit
             g.go(step_one)
             g.go(step_two)
+
+        async with gocore.ErrGroup() as g:   # in a task: awaits on exit
+            g.go(fetch_async, url)           # a coroutine function: a task on this loop
+            await g.ago(fetch_async, other)  # at the limit: waits without blocking the loop
 
         with ProcessPoolExecutor() as ex:        # the same group on other cores
             g, ctx = gocore.ErrGroup.with_context(gocore.background(), executor=ex)
@@ -103,10 +113,26 @@ class ErrGroup:
         except BaseException as exc:    # an exception is the goroutine's error
             self._record(exc)
         finally:
-            self._active.add(-1)
-            if sem is not None:         # the semaphore we acquired, even if the limit changed since
-                sem.release()
-            self._wg.done()
+            self._finish(sem)
+
+    async def _arun(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        try:
+            await fn(*args, **kwargs)
+        except CancelledError:
+            pass        # a cancelled task (as at the loop's shutdown) just ends, as in a TaskGroup
+        except BaseException as exc:
+            self._record(exc)
+        finally:
+            self._finish(sem)
+
+    def _abandon(self, sem: Optional[Semaphore], fn: Any, args: tuple, kwargs: dict) -> None:
+        self._finish(sem)       # a task cancelled before it ran: it ends without an error
+
+    def _finish(self, sem: Optional[Semaphore]) -> None:
+        self._active.add(-1)
+        if sem is not None:             # the semaphore we acquired, even if the limit changed since
+            sem.release()
+        self._wg.done()
 
     def _record(self, exc: BaseException) -> None:
         with self._lock:
@@ -123,12 +149,12 @@ class ErrGroup:
         self._active.add(1)
         self._wg.add(1)
         try:
-            _go(self._run, sem, fn, args, kwargs)
+            if _is_coro_fn(fn):
+                spawn_coro(self._arun, (sem, fn, args, kwargs), self._abandon)
+            else:
+                _go_labeled(fn, self._run, sem, fn, args, kwargs)
         except BaseException:
-            self._active.add(-1)
-            if sem is not None:
-                sem.release()
-            self._wg.done()
+            self._finish(sem)
             raise
 
     def _submit(self, sem: Optional[Semaphore], task: Any) -> None:
@@ -164,30 +190,52 @@ class ErrGroup:
         """Run ``fn(*args, **kwargs)`` in a goroutine of the group, first
         waiting while the group is at its limit (see ``set_limit``)."""
         if not callable(fn):
-            raise TypeError(f"ErrGroup.go needs a callable, not {type(fn).__name__}")
+            raise _not_callable("ErrGroup.go", fn)
         task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
-        if task is not None:
-            self._submit(sem, task)
-        else:
-            self._start(sem, fn, args, kwargs)
+        self._launch(sem, fn, args, kwargs, task)
 
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
         if not callable(fn):
-            raise TypeError(f"ErrGroup.try_go needs a callable, not {type(fn).__name__}")
+            raise _not_callable("ErrGroup.try_go", fn)
         task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
+        self._launch(sem, fn, args, kwargs, task)
+        return True
+
+    def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple, kwargs: dict,
+                task: Any) -> None:
+        """Start what holds a slot: a prepared executor task, else a goroutine."""
         if task is not None:
             self._submit(sem, task)
         else:
             self._start(sem, fn, args, kwargs)
-        return True
+
+    async def ago(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """``go`` for a task: waits for a free slot without blocking the loop
+        (at once when below the limit).  Cancelled while waiting, it starts
+        nothing and holds no slot.
+
+        Example::
+
+            g.set_limit(4)
+            for url in urls:
+                await g.ago(fetch_async, url)
+            await g
+        """
+        if not callable(fn):
+            raise _not_callable("ErrGroup.ago", fn)
+        task = None if self._exec is None else self._exec.prepare(self._xctx, fn, args, kwargs)
+        sem = self._sem
+        if sem is not None:
+            await acquire_slot(sem)
+        self._launch(sem, fn, args, kwargs, task)
 
     def set_limit(self, n: int) -> None:
         """Allow at most `n` active goroutines (n < 0: no limit).  Raises
@@ -206,6 +254,10 @@ class ErrGroup:
         """Wait for every goroutine of the group, then raise the first
         exception one of them raised (again on every later ``wait``)."""
         self._wg.wait()
+        self._waited()
+
+    def _waited(self) -> None:
+        """What ``wait`` does once the goroutines are all done."""
         err = self._err
         if self._cancel is not None:
             self._cancel(err)
@@ -224,8 +276,30 @@ class ErrGroup:
         # The block itself raised: still wait for the goroutines, but let the
         # block's exception be the one that propagates.
         self._wg.wait()
+        self._exited()
+        return False
+
+    def _exited(self) -> None:
         if self._cancel is not None:
             self._cancel(self._err)
+
+    async def _await(self) -> None:
+        await wait_group(self._wg)
+        self._waited()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """``await g``: ``wait()`` for a task (the loop keeps running)."""
+        return self._await().__await__()
+
+    async def __aenter__(self) -> "ErrGroup":
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            await self._await()
+            return False
+        await wait_group(self._wg)      # as __exit__: the block's exception wins
+        self._exited()
         return False
 
     def __repr__(self) -> str:

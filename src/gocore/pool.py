@@ -14,9 +14,9 @@ creations and destructions are in flight.
 from __future__ import annotations
 
 import contextlib
-from time import monotonic
 from typing import Any, Callable, Generic, Iterator, List, Optional, Tuple, TypeVar
 
+from gocore import _clock
 from gocore._gocore import Cond, Mutex, _timeout_seconds
 
 __all__ = ["Pool"]
@@ -83,7 +83,7 @@ class Pool(Generic[T]):
         ``put`` back.  Raises TimeoutError if `timeout` seconds pass first and
         RuntimeError if the pool is closed."""
         seconds = _timeout_seconds(timeout)
-        deadline = None if seconds is None else monotonic() + seconds
+        deadline = None if seconds is None else _clock.now() + seconds
         mu = self._mu
         while True:
             stale = None
@@ -95,7 +95,7 @@ class Pool(Generic[T]):
                         raise RuntimeError("get from a closed Pool")
                     if self._idle:
                         obj, since = self._idle.pop()
-                        if self._max_age is not None and monotonic() - since > self._max_age:
+                        if self._max_age is not None and _clock.now() - since > self._max_age:
                             # Too old: destroy it (outside the lock) and look
                             # again.  Its slot stays counted until destroy()
                             # has returned, so a replacement never coexists
@@ -110,7 +110,7 @@ class Pool(Generic[T]):
                     if deadline is None:
                         self._cond.wait()
                     else:
-                        left = deadline - monotonic()
+                        left = deadline - _clock.now()
                         if left <= 0 or not self._cond.wait(left):
                             if not self._idle and not (self._live < self._limit) and not self._closed:
                                 raise TimeoutError(f"Pool.get timed out after {timeout} s")
@@ -136,7 +136,7 @@ class Pool(Generic[T]):
             raise ValueError("cannot put None into a Pool")
         with self._mu:
             if not self._closed:
-                self._idle.append((obj, monotonic()))
+                self._idle.append((obj, _clock.now()))
                 self._cond.signal()
                 return
         try:

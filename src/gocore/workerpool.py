@@ -4,19 +4,25 @@ At most ``max_workers`` tasks run at once (a Semaphore slot per running
 task); ``go`` waits for a free slot.  ``wait`` reports the first exception and
 then resets the pool for reuse.  With a context, the pool runs under a child
 context ``p.ctx``: the first failure cancels it, and tasks that have not
-started by the time it ends are skipped.  With an executor, tasks run
-there instead (see ``_executor``): the slots then bound the futures in
-flight.
+started by the time it ends are skipped.
+
+Tasks may be coroutine functions (a task on the caller's running loop, else
+``asyncio.run`` on a worker); a task waits with ``await p`` / ``async with``
+and submits at the limit with ``await p.ago(...)``.  With an executor,
+tasks run there instead (see ``_executor``): the slots then bound the
+futures in flight.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, List, Optional, TypeVar
+from asyncio import CancelledError
+from typing import Any, Callable, Generator, Iterable, List, Optional, TypeVar
 
-from gocore._gocore import AtomicInt, Semaphore, WaitGroup
+from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
+from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, cause, with_cancel_cause
-from gocore.goroutine import go as _go
+from gocore.goroutine import spawn_coro
 
 __all__ = ["WorkerPool"]
 
@@ -37,6 +43,10 @@ class WorkerPool:
         p = gocore.WorkerPool(4, ctx=request_ctx)
         p.go(fetch, p.ctx, url)               # tasks read the pool's context
         p.wait()
+
+        async with gocore.WorkerPool(8) as p:    # in a task: awaits on exit
+            for url in urls:
+                await p.ago(fetch_async, url)    # waits for a slot, the loop runs on
 
         with ProcessPoolExecutor(2) as ex:    # more cores: the same pool on processes
             digests = gocore.WorkerPool(2, executor=ex).map(sha256_hex, blocks)
@@ -110,25 +120,83 @@ class WorkerPool:
             self._sem.release()
             self._wg.done()
 
+    async def _arun(self, ctx, cancel, fn, args, kwargs) -> None:
+        try:
+            if ctx is None or ctx.err() is None:
+                await fn(*args, **kwargs)
+        except CancelledError:
+            pass        # a cancelled task (as at the loop's shutdown) just ends, as in a TaskGroup
+        except BaseException as exc:
+            self._record(exc, cancel)
+        finally:
+            self._give_back()
+
+    def _abandon(self, *call: Any) -> None:
+        """A task cancelled before it ran gives back its slot and count."""
+        self._give_back()
+
+    def _launch(self, ctx, cancel, fn, args, kwargs) -> None:
+        """Start a task that holds a slot: the slot and the count are given
+        back when it ends (or at once if it cannot be started)."""
+        self._wg.add(1)
+        try:
+            if _is_coro_fn(fn):
+                spawn_coro(self._arun, (ctx, cancel, fn, args, kwargs), self._abandon)
+            else:
+                _go_labeled(fn, self._run, ctx, cancel, fn, args, kwargs)
+        except BaseException:
+            self._give_back()
+            raise
+
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine once fewer than
         `max_workers` tasks are running (waits until then).  Under a context,
         a task submitted after the pool's context ended is skipped."""
         if not callable(fn):
-            raise TypeError(f"WorkerPool.go needs a callable, not {type(fn).__name__}")
+            raise _not_callable("WorkerPool.go", fn)
         if self._exec is not None:
             self._submit(fn, args, kwargs)
             return
         ctx, cancel = self._ctx, self._cancel
         if not self._take_slot(ctx):
             return
-        self._wg.add(1)
+        self._launch(ctx, cancel, fn, args, kwargs)
+
+    async def ago(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """``go`` for a task: waits for a free slot without blocking the loop
+        (at once when one is free).  Cancelled while waiting, it starts
+        nothing and holds no slot; under a context that ends while it waits,
+        the task is skipped.
+
+        Example::
+
+            async with gocore.WorkerPool(4) as p:
+                for path in paths:
+                    await p.ago(upload, path)
+        """
+        if not callable(fn):
+            raise _not_callable("WorkerPool.ago", fn)
+        if self._exec is not None:
+            ctx, cancel = self._xctx, self._xcancel
+            task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
+            if await self._atake_slot(self._ctx):
+                self._launch_future(task, cancel)
+            return
+        ctx, cancel = self._ctx, self._cancel
+        if await self._atake_slot(ctx):
+            self._launch(ctx, cancel, fn, args, kwargs)
+
+    async def _atake_slot(self, ctx: Optional[Context]) -> bool:
+        """``_take_slot`` for a task: the loop runs on while it waits."""
         try:
-            _go(self._run, ctx, cancel, fn, args, kwargs)
+            await acquire_slot(self._sem, ctx)
+        except CancelledError:
+            raise       # a cancelled wait holds nothing (acquire_slot's rule)
         except BaseException:
-            self._sem.release()
-            self._wg.done()
+            if ctx is not None and ctx.err() is not None:
+                return False
             raise
+        return True
 
     def _take_slot(self, ctx: Optional[Context]) -> bool:
         """Wait for a free slot; False when `ctx` ended first (the task is skipped)."""
@@ -146,7 +214,7 @@ class WorkerPool:
     # -- running tasks on an executor --
 
     def _give_back(self) -> None:
-        """A finished (or skipped) executor task returns its slot and count."""
+        """A finished (or skipped) task returns its slot and count."""
         self._sem.release()
         self._wg.done()
 
@@ -154,8 +222,11 @@ class WorkerPool:
         """One future per slot, given back when the future completes."""
         ctx, cancel = self._xctx, self._xcancel
         task = self._exec.prepare(ctx, fn, args, kwargs)     # pickling errors before the wait
-        if not self._take_slot(self._ctx):
-            return
+        if self._take_slot(self._ctx):
+            self._launch_future(task, cancel)
+
+    def _launch_future(self, task: Any, cancel: Any) -> None:
+        """Launch a prepared executor task that holds a slot."""
         self._wg.add(1)
         record, give_back = self._record, self._give_back
 
@@ -200,6 +271,10 @@ class WorkerPool:
         under a context whose parent ended first, ``ctx.err()``), then reset
         so the pool can be used again."""
         self._wg.wait()
+        self._waited()
+
+    def _waited(self) -> None:
+        """What ``wait`` does once every task is done: report, then reset."""
         with self._lock:
             err, tb = self._err, self._tb
             self._err = self._tb = None
@@ -263,6 +338,29 @@ class WorkerPool:
         else:
             try:
                 self.wait()
+            except BaseException:
+                pass        # the block's own exception wins
+        return False
+
+    async def _await(self) -> None:
+        await wait_group(self._wg)
+        self._waited()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """``await p``: ``wait()`` for a task (the loop keeps running)."""
+        return self._await().__await__()
+
+    async def __aenter__(self) -> "WorkerPool":
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            await self._await()
+        else:
+            try:
+                await self._await()
+            except CancelledError:
+                raise       # a new cancellation is not the pool's error: keep it
             except BaseException:
                 pass        # the block's own exception wins
         return False

@@ -4,6 +4,8 @@ Never executed: tests/test_typing.py type-checks it against gocore's stubs.
 """
 from __future__ import annotations
 
+import sys
+
 import gocore
 
 
@@ -81,6 +83,23 @@ def group_examples() -> list[int]:
         return p.map(lambda x: x * 2, range(10))
 
 
+async def async_group_examples(urls: list[str]) -> None:
+    async def fetch(url: str) -> bytes:
+        return url.encode()
+    gocore.go(fetch, "spawned as a task")
+    async with gocore.ErrGroup() as g:
+        g.go(fetch, urls[0])
+        await g.ago(fetch, urls[-1])
+    await g
+    async with gocore.WorkerPool(2) as p:
+        await p.ago(fetch, urls[0])
+    await p
+    ctx, cancel = gocore.with_timeout(gocore.background(), 1.0)
+    async with gocore.cancel_on(ctx):
+        await fetch(urls[0])
+    cancel()
+
+
 def executor_examples() -> list[int]:
     from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(2) as ex:
@@ -97,6 +116,26 @@ def goroutine_examples() -> int:
     previous = gocore.set_panic_handler(None)
     gocore.set_panic_handler(previous)
     return gocore.num_goroutine()
+
+
+def seeing_goroutines() -> None:
+    infos: list[gocore.GoroutineInfo] = gocore.goroutines()
+    for g in infos:
+        gid: int = g.id
+        where: str = g.created_at
+        since: float | None = g.waiting_since
+        frames = len(g.stack)
+        print(gid, g.name, g.state, where, since, frames)
+    gocore.dump_goroutines()
+    gocore.dump_goroutines(sys.stdout)
+    gocore.dump_on_signal()
+    previous: bool = gocore.set_deadlock_detection(True)
+    gocore.set_deadlock_detection(previous)
+    gocore.testing.verify_none(timeout=0.5, ignore=["worker"])
+    try:
+        pass
+    except gocore.DeadlockError as e:
+        print(e)
 
 
 def pattern_examples() -> int:

@@ -10,19 +10,17 @@ identical work per block; only the plumbing differs:
 
 Every variant checks the same aggregate, so none can skip work.
 
-    python bench/pipeline.py [blocks]      # prints blocks/second for each
+    python -m gocore.bench.pipeline [blocks]   # blocks/second each, over a sweep of buffer sizes
 """
 import hashlib
-import os
 import queue
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, List, Optional, Tuple
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
-
-import gocore  # noqa: E402
+import gocore
 
 BLOCK = 64 * 1024
 BUFFER = 16
@@ -50,9 +48,9 @@ def expected(n: int) -> int:
 # ---- gocore: channels + go() ----
 
 def run_gocore(n: int) -> int:
-    blocks = gocore.Chan(BUFFER)
-    digests = gocore.Chan(BUFFER)
-    results = gocore.Chan(WORKERS)
+    blocks: gocore.Chan[bytes] = gocore.Chan(BUFFER)
+    digests: gocore.Chan[int] = gocore.Chan(BUFFER)
+    results: gocore.Chan[int] = gocore.Chan(WORKERS)
 
     def generate(start: int) -> None:
         send = blocks.send
@@ -82,7 +80,7 @@ def run_gocore(n: int) -> int:
     digests.close()
     acc = 0
     for _ in range(WORKERS):
-        acc ^= results.recv()
+        acc ^= results.recv() or 0       # results is never closed, so recv() gives an int
     return acc
 
 
@@ -92,8 +90,8 @@ _DONE = object()
 
 
 def run_queue(n: int) -> int:
-    blocks: queue.Queue = queue.Queue(BUFFER)
-    digests: queue.Queue = queue.Queue(BUFFER)
+    blocks: "queue.Queue[Any]" = queue.Queue(BUFFER)
+    digests: "queue.Queue[Any]" = queue.Queue(BUFFER)
     totals = [0] * WORKERS
 
     def generate(start: int) -> None:
@@ -142,10 +140,10 @@ def run_queue(n: int) -> int:
 
 # ---- concurrent.futures ----
 
-_executors = None
+_executors: Optional[Tuple[ThreadPoolExecutor, ...]] = None
 
 
-def _pools():
+def _pools() -> Tuple[ThreadPoolExecutor, ...]:
     """Warm executors, created once (as a long-running program would)."""
     global _executors
     if _executors is None:
@@ -177,7 +175,7 @@ def run_futures(n: int) -> int:
 VARIANTS = {"gocore": run_gocore, "queue": run_queue, "futures": run_futures}
 
 
-def blocks_per_second(fn, n: int, repeat: int = 5) -> float:
+def blocks_per_second(fn: Callable[[int], int], n: int, repeat: int = 5) -> float:
     """Median throughput of `repeat` runs, checking the aggregate each time."""
     want = expected(n)
     rates = []
@@ -192,7 +190,7 @@ def blocks_per_second(fn, n: int, repeat: int = 5) -> float:
     return rates[len(rates) // 2]
 
 
-def main(argv) -> int:
+def main(argv: List[str]) -> int:
     global BUFFER
     n = int(argv[1]) if len(argv) > 1 else 2000
     # The benchmark table uses BUFFER = 16; the sweep shows how the plumbing

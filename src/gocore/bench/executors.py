@@ -5,28 +5,30 @@ folds the digests in Python: hashlib keeps the GIL for inputs under 2 KiB,
 so on a GIL build this step is CPU-bound Python that threads cannot spread
 over cores, which is the case processes are for.
 
-Rows (blocks/second, best of ROUNDS):
+Rows (in ``python -m gocore.bench``; standalone as blocks/second, best of ROUNDS):
   threads        WorkerPool(2).map on gocore's threads
   gocore+pool    WorkerPool(2, executor=ProcessPoolExecutor(2)).map
   pool.map       ProcessPoolExecutor(2).map (no group semantics)
   gocore+dask    WorkerPool(2, executor=client).map on a 2-process LocalCluster
   client.map     client.map + client.gather on the same cluster
 and the per-task cost of ErrGroup(executor=...).go over executor.submit for a
-trivial task.
+trivial task.  The standalone run also reports CPU seconds per block.
 
-    python bench/executors.py [blocks] [--no-dask]
+    python -m gocore.bench.executors [blocks] [--no-dask]
 """
+import atexit
+import functools
 import hashlib
+import logging
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
+from typing import Any, Callable, List
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "src"))
-sys.path.insert(0, os.path.join(ROOT, "bench"))
+import gocore
 
-import gocore  # noqa: E402
+from .harness import Row, Side
 
 BLOCK = 64 * 1024
 RECORD = 1024
@@ -62,14 +64,47 @@ def interleaved(variants, rounds=ROUNDS):
     return {name: min(ts) for name, ts in times.items()}
 
 
+# ---- the scenarios, each a callable over a pool (or client) and its blocks ----
+
+def threads_map(blocks):
+    return lambda: gocore.WorkerPool(2).map(digest, blocks)
+
+
+def pool_map(ex, blocks):
+    return lambda: list(ex.map(digest, blocks))
+
+
+def gocore_pool_map(ex, blocks):
+    pool = gocore.WorkerPool(2, executor=ex)
+    return lambda: pool.map(digest, blocks)
+
+
+def client_map(client, blocks):
+    return lambda: client.gather(client.map(digest, blocks, pure=False))
+
+
+def submit_wait(ex, k):
+    def bare():
+        wait([ex.submit(noop, i) for i in range(k)])
+    return bare
+
+
+def errgroup_go(ex, k):
+    def group():
+        g = gocore.ErrGroup(executor=ex)
+        for i in range(k):
+            g.go(noop, i)
+        g.wait()
+    return group
+
+
 def process_rows(ex, blocks, want):
     """Seconds for the three CPU-pipeline variants on pool `ex`."""
-    pool = gocore.WorkerPool(2, executor=ex)
-    assert pool.map(digest, blocks[:4]) == want
+    assert gocore_pool_map(ex, blocks[:4])() == want
     return interleaved({
-        "threads": lambda: gocore.WorkerPool(2).map(digest, blocks),
-        "pool.map": lambda: list(ex.map(digest, blocks)),
-        "gocore+pool": lambda: pool.map(digest, blocks),
+        "threads": threads_map(blocks),
+        "pool.map": pool_map(ex, blocks),
+        "gocore+pool": gocore_pool_map(ex, blocks),
     })
 
 
@@ -103,25 +138,25 @@ def cpu_rows(blocks, rounds=3):
 
 def overhead_rows(ex, k=2000):
     """Per-task seconds of a trivial task: bare submit+wait vs ErrGroup."""
-    def bare():
-        wait([ex.submit(noop, i) for i in range(k)])
-
-    def group():
-        g = gocore.ErrGroup(executor=ex)
-        for i in range(k):
-            g.go(noop, i)
-        g.wait()
-    t = interleaved({"submit": bare, "ErrGroup.go": group})
+    t = interleaved({"submit": submit_wait(ex, k), "ErrGroup.go": errgroup_go(ex, k)})
     return {name: v / k for name, v in t.items()}
 
 
 def dask_rows(client, blocks, want):
-    dpool = gocore.WorkerPool(2, executor=client)
-    assert dpool.map(digest, blocks[:4]) == want
+    assert gocore_pool_map(client, blocks[:4])() == want
     return interleaved({
-        "client.map": lambda: client.gather(client.map(digest, blocks, pure=False)),
-        "gocore+dask": lambda: dpool.map(digest, blocks),
+        "client.map": client_map(client, blocks),
+        "gocore+dask": gocore_pool_map(client, blocks),
     })
+
+
+def local_cluster():
+    """A 2-process dask LocalCluster and its client, quiet."""
+    from distributed import Client, LocalCluster
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return cluster, Client(cluster)
 
 
 def main():
@@ -137,15 +172,11 @@ def main():
     d = None
     if "--no-dask" not in sys.argv:
         try:
-            from distributed import Client, LocalCluster
+            cluster, client = local_cluster()
         except ImportError:
             print("dask.distributed not installed: dask rows skipped")
         else:
-            import logging
-            logging.getLogger("distributed").setLevel(logging.ERROR)
-            with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-                    Client(cluster) as client:
+            with cluster, client:
                 d = dask_rows(client, blocks, want)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, {n} blocks of 64 KiB, best of {ROUNDS}")
     print(f"{'variant':52} {'blocks/s':>9}")
@@ -173,3 +204,64 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---- the same scenarios as rows of `python -m gocore.bench` ----
+
+N_BLOCKS = 256
+
+
+@functools.lru_cache(maxsize=None)
+def _blocks(n: int) -> List[bytes]:
+    return [make_block(i) for i in range(n)]
+
+
+@functools.lru_cache(maxsize=None)
+def warm_pool() -> ProcessPoolExecutor:
+    """ProcessPoolExecutor(2) with its workers started, one per process run."""
+    ex = ProcessPoolExecutor(2)
+    list(ex.map(noop, range(4)))
+    atexit.register(ex.shutdown)
+    return ex
+
+
+@functools.lru_cache(maxsize=None)
+def warm_client() -> Any:
+    cluster, client = local_cluster()
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+    atexit.register(close)
+    return client
+
+
+def checked(scenario: Callable[..., Callable[[], Any]], engine: Callable[[], Any]) -> Callable[[int], Callable[[], None]]:
+    """A side: `scenario` over the engine's pool and n blocks, its result checked."""
+    def make(n: int) -> Callable[[], None]:
+        blocks = _blocks(n)
+        want = [digest(b) for b in blocks]
+        fn = scenario(engine(), blocks) if engine is not None else scenario(blocks)
+
+        def run() -> None:
+            if list(fn()) != want:
+                raise AssertionError("executor row: wrong digests")
+        return run
+    return make
+
+
+ROWS: List[Row] = [
+    Row("CPU map on 2 processes", "block", N_BLOCKS, [
+        Side("gocore WorkerPool(2, executor=pool)", checked(gocore_pool_map, warm_pool)),
+        Side("ProcessPoolExecutor(2).map", checked(pool_map, warm_pool)),
+        Side("gocore threads WorkerPool(2)", checked(threads_map, None)),
+    ], heavy=True, quick_n=16),
+    Row("CPU map on dask (2 workers)", "block", N_BLOCKS, [
+        Side("gocore WorkerPool(2, executor=client)", checked(gocore_pool_map, warm_client), requires="distributed"),
+        Side("client.map + gather", checked(client_map, warm_client), requires="distributed"),
+    ], heavy=True, quick_n=16),
+    Row("ErrGroup(executor=pool).go per trivial task", "task", 2000, [
+        Side("gocore ErrGroup.go", lambda n: errgroup_go(warm_pool(), n)),
+        Side("pool.submit + wait", lambda n: submit_wait(warm_pool(), n)),
+    ], heavy=True, quick_n=100),
+]

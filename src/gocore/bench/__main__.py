@@ -1,0 +1,6 @@
+"""python -m gocore.bench: see gocore.bench.cli."""
+import sys
+
+from .cli import main
+
+sys.exit(main(sys.argv[1:]))
