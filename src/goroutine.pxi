@@ -286,6 +286,7 @@ cdef int _spawn(object fn, tuple args, object kwargs, object label) except -1:
     # is small, else queue and let the monitor judge (sysmon_decls.pxi).
     if not _may_start_at_once():
         return _queue_unserved(n)
+    gocore_add(&_nworkers, 1)
     try:
         _start_worker(n)
     except BaseException:

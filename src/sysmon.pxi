@@ -5,16 +5,19 @@ gocore_parker_init(&_sysmon_parker)
 
 cdef int _start_worker(RunNode* n) except -1:
     """A new worker thread whose first goroutine is `n`; the node is consumed
-    whether or not the start succeeds.  The thread's record is registered
-    now and shows the goroutine as runnable until the thread adopts it."""
+    whether or not the start succeeds.  The caller has already counted the
+    thread in _nworkers (before the goroutine left its hands, so that a look
+    at the registry never finds it in nobody's); a failed start uncounts it.
+    The thread's record is registered now and shows the goroutine as
+    runnable until the thread adopts it."""
     fn = <object>n.fn
     args = <object>n.args
     kwargs = <object>n.kwargs if n.kwargs != NULL else None
     cdef GoRecord* rec = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
     if rec == NULL:
         _rq_free(n)
+        gocore_add(&_nworkers, -1)
         raise MemoryError()
-    gocore_add(&_nworkers, 1)
     rec_register(rec, REC_WORKER, 0)
     rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
     n.label = n.code = NULL
@@ -85,8 +88,10 @@ cdef int _sysmon_start(int batch) except -1:
     cdef RunNode* n
     cdef int started = 0
     while started < batch and gocore_load_seq(&_navail) < 0:
+        gocore_add(&_nworkers, 1)        # see _start_worker
         n = _rq_pop()
         if n == NULL:
+            gocore_add(&_nworkers, -1)
             break
         gocore_add(&_navail, 1)         # it left the queue, no free worker used
         fn = <object>n.fn
