@@ -27,6 +27,7 @@ TEST_DEPS := \
 # Benchmark peers and optional engines: a platform one does not install on just loses its rows/tests.
 OPTIONAL_DEPS := \
 	cereggii \
+	uvloop \
 	aiologic \
 	culsans \
 	janus \

@@ -17,13 +17,19 @@ from cpython.long cimport PyLong_CheckExact
 from cpython.number cimport PyNumber_Index
 
 
-cdef inline int64_t as_int64(object v) except? -1:
+cdef inline int64_t as_int64(object v, str what="value") except? -1:
     """`v` as a C int64 for the core's integer arguments: an int (or an object
-    with __index__), else TypeError -- Cython's own conversion would truncate
-    a float; outside the int64 range, OverflowError."""
+    with __index__), else TypeError naming `what` -- Cython's own conversion
+    would truncate a float, and a bool is a mistake, not a number; outside
+    the int64 range, OverflowError."""
     if not PyLong_CheckExact(v):
+        if isinstance(v, bool) or not hasattr(type(v), "__index__"):
+            raise TypeError(f"{what} must be an int, not {type(v).__name__}")
         v = PyNumber_Index(v)
-    return <int64_t>v
+    try:
+        return <int64_t>v
+    except OverflowError:
+        raise OverflowError(f"{what} {v} does not fit in a 64-bit signed integer") from None
 
 
 @cython.binding(False)
@@ -56,7 +62,7 @@ cdef class AtomicInt:
 
     def add(self, delta):
         """Add `delta` (wrapping around) and return the new value."""
-        return gocore_add(&self._value, as_int64(delta))
+        return gocore_add(&self._value, as_int64(delta, "delta"))
 
     def swap(self, value):
         """Set the value and return the old one."""
@@ -64,16 +70,16 @@ cdef class AtomicInt:
 
     def compare_and_swap(self, old, new):
         """Set to `new` if the value is `old`; return whether it did."""
-        cdef int64_t o = as_int64(old)
-        return gocore_cas(&self._value, o, as_int64(new))
+        cdef int64_t o = as_int64(old, "old")
+        return gocore_cas(&self._value, o, as_int64(new, "new"))
 
     def and_(self, mask):
         """Bitwise-and with `mask`; return the old value."""
-        return gocore_and(&self._value, as_int64(mask))
+        return gocore_and(&self._value, as_int64(mask, "mask"))
 
     def or_(self, mask):
         """Bitwise-or with `mask`; return the old value."""
-        return gocore_or(&self._value, as_int64(mask))
+        return gocore_or(&self._value, as_int64(mask, "mask"))
 
     def __repr__(self):
         return f"AtomicInt({gocore_load_acquire(&self._value)})"

@@ -34,6 +34,8 @@ cdef class Chan:
         if self._initialized:
             raise RuntimeError("Chan.__init__ called twice")
         try:
+            if isinstance(cap, bool):
+                raise TypeError
             index = _operator.index(cap)
         except TypeError:
             raise TypeError(f"channel capacity must be an int, not {type(cap).__name__}") from None
@@ -62,6 +64,7 @@ cdef class Chan:
             self._c.slots = NULL
         Py_XDECREF(self._c.close_exc)
         self._c.close_exc = NULL
+        chan_ret_clear(&self._c)
 
     def __class_getitem__(cls, item):
         """``Chan[int]`` for annotations."""
@@ -101,6 +104,24 @@ cdef class Chan:
             return (None, False)
         return chan_recv_ok(self, timeout)
 
+    def asend(self, v):
+        """Awaitable ``send``: ``await ch.asend(v)`` (see chan_async.pxi)."""
+        return chan_op(self, AOP_SEND, v)
+
+    def arecv(self):
+        """Awaitable ``recv``: ``v = await ch.arecv()``."""
+        return chan_op(self, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """Awaitable ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
+        return chan_op(self, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self, AOP_NEXT, None)
+
     def close(self):
         """Close: buffered values can still be received, then receivers get
         ``(None, False)``; waiting and later senders raise ClosedChannelError.
@@ -131,8 +152,8 @@ cdef class Chan:
 
     def __len__(self):
         if self._c.cap == 0:
-            return 0
-        return _ring_len(&self._c)
+            return gocore_load_acquire(&self._c.ret_len)
+        return _ring_len(&self._c) + gocore_load_acquire(&self._c.ret_len)
 
     def __bool__(self):
         # A channel is not a container: an empty one is still "a channel".
@@ -146,14 +167,12 @@ cdef class Chan:
 
     def recv_only(self):
         """A view that can only receive (Go's ``<-chan T``)."""
-        cdef RecvChan view = RecvChan.__new__(RecvChan)
-        view._ch = self
+        cdef RecvChan view = RecvChan.__new__(RecvChan, self)
         return view
 
     def send_only(self):
         """A view that can only send and close (Go's ``chan<- T``)."""
-        cdef SendChan view = SendChan.__new__(SendChan)
-        view._ch = self
+        cdef SendChan view = SendChan.__new__(SendChan, self)
         return view
 
     def _try_send(self, v):
@@ -194,7 +213,15 @@ cdef class Chan:
 
 cdef class _ChanView:
     """What the two one-directional views share: the channel they look at."""
-    cdef Chan _ch
+    cdef Chan _ch                    # never None: set by __cinit__
+
+    def __cinit__(self, ch=None, *args, **kwargs):
+        # A view without a channel would read past None: every view is made
+        # from its channel (ch.recv_only() / ch.send_only()).
+        if not isinstance(ch, Chan):
+            raise TypeError(f"{type(self).__name__} is a view of a channel: "
+                            f"make it with ch.recv_only() / ch.send_only(), not directly")
+        self._ch = <Chan>ch
 
     def __class_getitem__(cls, item):
         return _types.GenericAlias(cls, item)
@@ -243,6 +270,20 @@ cdef class RecvChan(_ChanView):
     def recv_only(self):
         return self
 
+    def arecv(self):
+        """See ``Chan.arecv``."""
+        return chan_op(self._ch, AOP_RECV, None)
+
+    def arecv_ok(self):
+        """See ``Chan.arecv_ok``."""
+        return chan_op(self._ch, AOP_RECV_OK, None)
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        return chan_op(self._ch, AOP_NEXT, None)
+
     def __iter__(self):
         return self
 
@@ -265,6 +306,10 @@ cdef class SendChan(_ChanView):
     def send(self, v, timeout=None):
         """See ``Chan.send``."""
         chan_send(self._ch, v, timeout)
+
+    def asend(self, v):
+        """See ``Chan.asend``."""
+        return chan_op(self._ch, AOP_SEND, v)
 
     def close(self):
         """See ``Chan.close``."""
@@ -308,8 +353,9 @@ cdef int _chan_traverse(PyObject* o, visitproc visit, void* arg) noexcept:
         r = visit(c.close_exc, arg)
         if r:
             return r
-    if c.slots == NULL:
-        return 0
+    r = chan_ret_traverse(c, visit, arg)
+    if r or c.slots == NULL:
+        return r
     pos = c.head >> POS_SHIFT
     end = c.tail >> POS_SHIFT
     while pos < end:
@@ -331,6 +377,7 @@ cdef int _chan_clear(PyObject* o) noexcept:
     cdef PyObject* v = c.close_exc
     c.close_exc = NULL
     Py_XDECREF(v)
+    chan_ret_clear(c)
     if c.slots == NULL:
         return 0
     while ring_pop(c, &v, True) == R_OK:

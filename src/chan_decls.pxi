@@ -102,6 +102,8 @@ DEF R_QUEUED = 4            # the caller's waiter record is queued, go to sleep
 # Outcome of chan_park.
 DEF PARK_WOKE = 0           # a waker claimed the sleeper and completed a record
 DEF PARK_TIMEOUT = 1        # the deadline passed; the records were withdrawn
+DEF PARK_RETRY = 2          # main thread: a signal slice ended, the records were
+                            # withdrawn and the handlers ran without raising; redo the operation
 
 # A main thread blocked on a channel wakes this often to run signal handlers
 # (so Ctrl-C interrupts `for x in ch:`); other threads never get signals.
@@ -118,8 +120,9 @@ cdef struct ChanWaiter
 cdef struct ChanSleeper:
     int64_t state           # 0 waiting; 1 claimed (by a waker or by the sleeper's timeout)
     ChanWaiter* fired       # the record that completed; written by the claimer before unpark
-    GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi)
-    gocore_parker parker
+    GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi; NULL for a task)
+    gocore_parker parker    # a thread's sleeper (task == NULL)
+    PyObject* task          # a task's sleeper: its armed TaskWait (see waiter_task.pxi)
 
 cdef struct ChanWaiter:
     ChanWaiter* prev        # queue links, guarded by the channel's lock; `next`
@@ -136,6 +139,10 @@ cdef class Chan
 cdef class RecvChan
 cdef class SendChan
 
+
+cdef struct ChanRet:         # a value given back by a cancelled task (chan_async.pxi)
+    ChanRet* next
+    PyObject* value         # owned
 
 cdef struct WaitQueue:
     ChanWaiter* head
@@ -157,13 +164,22 @@ cdef struct ChanCore:
     int64_t lock            # spin lock over recvq and sendq
     WaitQueue recvq         # guarded by lock
     WaitQueue sendq         # guarded by lock
+    ChanRet* ret_head       # given-back values, received before the ring; guarded
+    ChanRet* ret_tail       # by lock; while any is here HEAD_RECVQ stays set, so
+    int64_t ret_len         # every pop takes the lock (see chan_async.pxi)
     PyObject* close_exc     # owned; set (before TAIL_CLOSED) by Chan._close_with:
                             # what a receive raises once closed and drained
+    int64_t gen             # the fork generation the queues belong to (fork.pxi)
 
 
 # A main thread blocked on a channel slices its sleep to run signal handlers;
 # this is that thread (reset in a forked child, see fork.pxi).
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+# Bumped in a forked child (fork.pxi): waiter lists stamped with an older
+# generation hold records of the parent's threads and are reset on first use.
+cdef int64_t _fork_gen = 0
+DEF GEN_RESETTING = -1
 
 
 # ---- the channel core's internal surface, by file ----
@@ -186,5 +202,7 @@ cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().
 #                  chan_recv, chan_recv_ok,
 #                  chan_next, chan_close, chan_drained (R_CLOSED on receive)
 # chan.pxi         Chan, the RecvChan/SendChan views, nilchan, GC slots
+# chan_async.pxi   the awaitable twins (asend, arecv, async for, aselect), the
+#                  given-back ("returned") values, waking task waiters
 # select.pxi       select() over all of the above
 

@@ -1,7 +1,7 @@
 # ---- Chan: the slow path, everything under the channel's lock ----
 
 cdef inline void _update_flags(ChanCore* c) noexcept nogil:
-    if c.recvq.head == NULL and (gocore_load_acquire(&c.head) & HEAD_RECVQ):
+    if c.recvq.head == NULL and c.ret_head == NULL and (gocore_load_acquire(&c.head) & HEAD_RECVQ):
         gocore_and(&c.head, ~(<int64_t>HEAD_RECVQ))
     if c.sendq.head == NULL and (gocore_load_acquire(&c.tail) & TAIL_SENDQ):
         gocore_and(&c.tail, ~(<int64_t>TAIL_SENDQ))
@@ -21,11 +21,12 @@ cdef void chan_settle(ChanCore* c, ChanWaiter** wake) noexcept nogil:
     cdef bint progress = True
     while progress:
         progress = False
-        while c.recvq.head != NULL and _ring_has_item(c):
+        while c.recvq.head != NULL and (c.ret_head != NULL or _ring_has_item(c)):
             w = _claim_first(&c.recvq)
             if w == NULL:
                 break
-            ring_pop(c, &w.value, True)
+            if not chan_ret_pop(c, &w.value):     # given-back values first
+                ring_pop(c, &w.value, True)
             _complete(w, R_OK, wake)
             progress = True
         while c.sendq.head != NULL and _ring_has_room(c):
@@ -42,7 +43,7 @@ cdef void chan_settle(ChanCore* c, ChanWaiter** wake) noexcept nogil:
 cdef void chan_kick(ChanCore* c) noexcept nogil:
     """A fast push/pop saw the other side's waiters flagged: settle under the lock."""
     cdef ChanWaiter* wake = NULL
-    gocore_spin_lock(&c.lock)
+    chan_lock(c)
     chan_settle(c, &wake)
     gocore_spin_unlock(&c.lock)
     chan_wake_all(wake, NULL)
@@ -73,6 +74,8 @@ cdef int chan_recv_locked(ChanCore* c, PyObject** out, ChanWaiter** wake) noexce
     owned reference), R_CLOSED (closed and drained) or R_BLOCK."""
     cdef ChanWaiter* w
     cdef int r
+    if c.ret_head != NULL and chan_recv_returned(c, out):
+        return R_OK                  # a given-back value comes before everything else
     if c.cap == 0:
         w = _claim_first(&c.sendq)
         if w != NULL:
@@ -120,7 +123,7 @@ cdef int chan_close_locked(ChanCore* c, ChanWaiter** wake) noexcept nogil:
         w = _claim_first(&c.recvq)
         if w == NULL:
             break
-        if c.cap > 0 and ring_pop(c, &w.value, True) == R_OK:
+        if chan_ret_pop(c, &w.value) or (c.cap > 0 and ring_pop(c, &w.value, True) == R_OK):
             _complete(w, R_OK, wake)
         else:
             _complete(w, R_CLOSED, wake)

@@ -27,7 +27,7 @@ cdef inline int chan_offer(ChanCore* c, PyObject* v) noexcept nogil:
     if c.cap > 0:
         r = chan_push_fast(c, v)
     if r == R_DIVERT:
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         r = chan_send_locked(c, v, &wake)
         gocore_spin_unlock(&c.lock)
         chan_wake_all(wake, NULL)
@@ -42,7 +42,7 @@ cdef inline int chan_poll(ChanCore* c, PyObject** out) noexcept nogil:
     if c.cap > 0:
         r = chan_pop_fast(c, out)
     if r == R_DIVERT:
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         r = chan_recv_locked(c, out, &wake)
         gocore_spin_unlock(&c.lock)
         chan_wake_all(wake, NULL)
@@ -55,38 +55,43 @@ cdef int chan_block(ChanCore* c, bint is_send, PyObject* v, PyObject** out,
     (into *out): try under the lock, else queue a record and park.  R_OK
     (sent: v moved; received: *out owned), R_CLOSED (v still the caller's),
     or R_BLOCK: the deadline passed first (v still the caller's)."""
-    cdef ChanWaiter* wake = NULL
+    cdef ChanWaiter* wake
     cdef ChanSleeper sl
     cdef ChanWaiter w
-    cdef int r
+    cdef int r, p
     chan_sleeper_init(&sl, WAIT_CHAN_SEND if is_send else WAIT_CHAN_RECV, deadline)
-    chan_waiter_init(&w, &sl, is_send, v, 0)
-    gocore_spin_lock(&c.lock)
-    if is_send:
-        r = chan_send_locked(c, v, &wake)
-    else:
-        r = chan_recv_locked(c, out, &wake)
-    if r == R_BLOCK and _may_block(deadline):
-        chan_enqueue_locked(c, &w)
-        if c.cap > 0:
-            chan_settle(c, &wake)    # the re-check after raising the flag
-        r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
-        if r == R_QUEUED:
-            rec_parked(sl.rec)
-    gocore_spin_unlock(&c.lock)
-    chan_wake_all(wake, &sl)
     try:
-        if r == R_QUEUED:
-            try:
-                if chan_park(&sl, &w, 1, deadline) == PARK_TIMEOUT:
-                    return R_BLOCK
-            except BaseException:
-                # Send: the value is still ours unless it was delivered.
-                # Receive: a value that raced in with a signal is dropped.
-                Py_XDECREF(w.value)
-                w.value = NULL
-                raise
-            r = w.result
+        while True:
+            # One round per signal slice that ran the handlers (PARK_RETRY):
+            # the record was withdrawn, so the operation starts over.
+            wake = NULL
+            chan_waiter_init(&w, &sl, is_send, v, 0)
+            chan_lock(c)
+            if is_send:
+                r = chan_send_locked(c, v, &wake)
+            else:
+                r = chan_recv_locked(c, out, &wake)
+            if r == R_BLOCK and _may_block(deadline):
+                chan_enqueue_locked(c, &w)
+                if c.cap > 0:
+                    chan_settle(c, &wake)    # the re-check after raising the flag
+                r = w.result if gocore_load_acquire(&sl.state) else R_QUEUED
+                if r == R_QUEUED:
+                    rec_parked(sl.rec)
+            gocore_spin_unlock(&c.lock)
+            chan_wake_all(wake, &sl)
+            if r != R_QUEUED:
+                break
+            # A handler's exception leaves chan_park with the record withdrawn
+            # and nothing moved: a send's value is still the caller's (its
+            # reference is dropped by chan_send), a receive took nothing.
+            p = chan_park(&sl, &w, 1, deadline)
+            if p == PARK_TIMEOUT:
+                return R_BLOCK
+            if p == PARK_WOKE:
+                r = w.result
+                break
+            chan_sleeper_rearm(&sl)
     finally:
         chan_sleeper_done(&sl)
     if r == R_OK and not is_send and sl.fired == &w:
@@ -106,7 +111,11 @@ cdef int chan_send(Chan ch, object v, object timeout) except -1:
     if c.cap > 0:
         r = chan_push_fast(c, <PyObject*>v)
     if r == R_BLOCK or r == R_DIVERT:
-        r = chan_block(c, True, <PyObject*>v, NULL, deadline)
+        try:
+            r = chan_block(c, True, <PyObject*>v, NULL, deadline)
+        except BaseException:
+            Py_DECREF(v)             # a signal handler raised: not delivered
+            raise
     if r == R_OK:
         return 0
     Py_DECREF(v)                     # not delivered: the reference is ours again
@@ -162,7 +171,7 @@ cdef int chan_close(Chan ch, object exc) except -1:
     cdef int r = R_CLOSED
     if ch._nil:
         raise ClosedChannelError("close of nil channel")
-    gocore_spin_lock(&c.lock)
+    chan_lock(c)
     if not (gocore_load_acquire(&c.tail) & TAIL_CLOSED):
         if exc is not None:
             # Stored before close_locked's seq_cst OR of TAIL_CLOSED: whoever
@@ -171,7 +180,12 @@ cdef int chan_close(Chan ch, object exc) except -1:
             c.close_exc = <PyObject*>exc
         r = chan_close_locked(c, &wake)
     gocore_spin_unlock(&c.lock)
-    chan_wake_all(wake, NULL)
+    if wake != NULL:
+        # Every waiter at once: unpark them with the GIL released, so that
+        # on a GIL build the woken threads need not wait behind us for it
+        # (holding it across thousands of unparks made close() take minutes).
+        with nogil:
+            chan_wake_all(wake, NULL)
     if r == R_CLOSED:
         raise ClosedChannelError("close of closed channel")
     return 0

@@ -3,6 +3,14 @@
 # The queue helpers run under the channel's lock; chan_wake_all, chan_park and
 # chan_withdraw run without any (see "Waiters and select" in chan_decls.pxi).
 
+cdef inline void chan_lock(ChanCore* c) noexcept nogil:
+    """Take c.lock; in a forked child, first forget the parent's waiters
+    (a channel last locked before the fork: see fork.pxi)."""
+    if gocore_load_acquire(&c.gen) != gocore_load_relaxed(&_fork_gen):
+        chan_reset_for_fork(c)
+    gocore_spin_lock(&c.lock)
+
+
 cdef inline void _queue_append(WaitQueue* q, ChanWaiter* w) noexcept nogil:
     w.next = NULL
     w.prev = q.tail
@@ -55,12 +63,19 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
     re-check, which is awake already."""
     cdef ChanWaiter* nxt
     cdef ChanSleeper* s
+    cdef ChanWaiter* tasks = NULL
     while w != NULL:
         nxt = w.next                 # read first: after the unpark w may vanish
         s = w.sleeper
         if s != skip:
-            gocore_unpark(&s.parker)
+            if s.task != NULL:
+                w.next = tasks       # a task's record: woken below, in one batch
+                tasks = w
+            else:
+                gocore_unpark(&s.parker)
         w = nxt
+    if tasks != NULL:
+        chan_wake_tasks(tasks)
 
 
 
@@ -75,7 +90,7 @@ cdef void chan_withdraw(ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
         c = <ChanCore*>w.chan
         if c == NULL:
             continue
-        gocore_spin_lock(&c.lock)
+        chan_lock(c)
         if w.queued:
             _queue_unlink(&c.sendq if w.is_send else &c.recvq, w)
             _update_flags(c)
@@ -100,6 +115,7 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadli
     # counts as parked (rec_parked, under the channel lock, once queued).
     sl.state = 0
     sl.fired = NULL
+    sl.task = NULL
     if rec_on_main_thread():
         rec_attach_main()
     sl.rec = rec_self()
@@ -113,53 +129,115 @@ cdef inline void chan_sleeper_done(ChanSleeper* sl) noexcept nogil:
     gocore_parker_destroy(&sl.parker)
 
 
+# How often a main thread blocked on a channel wakes to run signal handlers.
+cdef int64_t _signal_slice_ns = SIGNAL_SLICE_NS
+
+
+def _set_signal_slice(double seconds):
+    """For tests: the main thread's signal slice in seconds; returns the old one."""
+    if not (seconds > 0):
+        raise ValueError("signal slice must be positive")
+    cdef int64_t old = gocore_swap(&_signal_slice_ns, <int64_t>(seconds * 1e9))
+    return old / 1e9
+
+
+cdef inline void chan_sleeper_rearm(ChanSleeper* sl) noexcept nogil:
+    """Make a sleeper that claimed itself (and withdrew every record) ready
+    for another round: nobody else holds it, and no unpark is pending (only
+    a claimer unparks, and the claim was ours).  Not parked until its records
+    are queued again."""
+    rec_unparked(sl.rec)
+    sl.fired = NULL
+    gocore_store(&sl.state, 0)
+
+
+cdef void chan_abandon(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
+    """Leave a wait early (an exception): claim the sleeper so nothing can
+    complete a record any more, or, if a completer claimed it first, wait for
+    its unpark, its last touch of our frame; then take every record off its
+    queue.  After this no channel points into the caller's frame."""
+    if not gocore_cas(&sl.state, 0, 1):
+        gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+    chan_withdraw(recs, n)
+
+
 cdef int chan_park(ChanSleeper* sl, ChanWaiter* recs, Py_ssize_t n, int64_t deadline) except -1:
     """Sleep (GIL released) until a waker completes one of `recs`, or the
     deadline passes.  PARK_WOKE: sl.fired is set; PARK_TIMEOUT: the records
-    are withdrawn and nothing completed.  In the main thread a signal
-    handler that raises (KeyboardInterrupt) withdraws the records and
-    propagates; if a completion won the race it is kept (its value dropped).
+    are withdrawn and nothing completed; PARK_RETRY (main thread only): see
+    below.
+
+    Signals.  Handlers run only in the main thread, so a main thread wakes
+    every slice.  It then claims its own sleeper first, exactly as a timeout
+    does, and only then runs the handlers:
+      * the claim wins: nothing can complete a record any more; withdraw
+        them all, run the handlers; if one raises, the exception propagates
+        and nothing was sent or received (nothing reported failed was
+        delivered); if none raises, PARK_RETRY: the caller redoes the whole
+        operation (its records join the back of their queues again).
+      * the claim loses: a completion is in flight and wins.  Wait for its
+        unpark and return PARK_WOKE without running the handlers: the
+        signal stays pending and CPython runs its handler at the caller's
+        next bytecode, after this operation's result has been delivered
+        (nothing sent successfully is lost).
+    Running the handlers before the claim (as a plain PyErr_CheckSignals
+    poll would) leaves the records live while a handler runs, so a
+    completion landing during a handler that then raises is lost.
+
+    Deadlock detection (main thread, no deadline, detection on) looks at
+    the end of a slice BEFORE the claim, while the records are still queued:
+    a partner that arrives during the probe then finds them and completes
+    one (progress the probe's second snapshot sees), whereas withdrawn
+    records would make that partner block too and read as a deadlock.
     """
     cdef bint main = PyThread_get_thread_ident() == _main_thread_ident
     cdef int64_t slice_end
     cdef int got
-    while True:
-        # `deadline` is on gocore_now()'s clock (maybe a test clock's); the
-        # signal slice is real time whatever that clock says.
-        slice_end = GOCORE_NO_DEADLINE
-        if main:
-            slice_end = gocore_nanotime() + SIGNAL_SLICE_NS
-        with nogil:
-            got = gocore_park_sliced(&sl.parker, deadline, slice_end)
-        if got == 1:
-            return PARK_WOKE
+    cdef bint woke
+    report = None
+    # `deadline` is on gocore_now()'s clock (maybe a test clock's); the
+    # signal slice is real time whatever that clock says.
+    slice_end = GOCORE_NO_DEADLINE
+    if main:
+        slice_end = gocore_nanotime() + gocore_load_relaxed(&_signal_slice_ns)
+    with nogil:
+        got = gocore_park_sliced(&sl.parker, deadline, slice_end)
         if got == 0:
-            if gocore_cas(&sl.state, 0, 1):
-                chan_withdraw(recs, n)
-                return PARK_TIMEOUT
+            # Past the deadline: running again from here on, as the registry
+            # must say before the GIL is taken back (a test clock's advance()
+            # waits for exactly that, and the re-acquire can take long).
+            rec_unparked(sl.rec)
+    if got < 0 and deadline == GOCORE_NO_DEADLINE:
+        try:
+            report = main_deadlock_report(deadline, gocore_load_acquire(&_main_rec.wait))
+        except BaseException:
+            with nogil:
+                chan_abandon(sl, recs, n)
+            raise
+    # Everything up to the withdraw happens before the GIL is taken back:
+    # a daemon thread woken during interpreter finalization may be ended
+    # inside that re-acquire, and must leave no record queued on a
+    # channel that points into its (then freed) stack.
+    with nogil:
+        woke = got == 1
+        if not woke and not gocore_cas(&sl.state, 0, 1):
             # A waker claimed us first and is about to unpark: wait for it,
             # so it never touches a dead stack frame, then honour its result.
-            with nogil:
-                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
-            return PARK_WOKE
-        try:
-            report = main_slice_end(deadline, gocore_load_acquire(&_main_rec.wait))
-        except BaseException:
-            if gocore_cas(&sl.state, 0, 1):
-                chan_withdraw(recs, n)
-            else:
-                with nogil:
-                    gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
-            raise
-        if report is not None:
-            # Every other thread is blocked for good (deadlock.py).  Still
-            # unclaimed means nothing will ever complete us: withdraw, raise.
-            if gocore_cas(&sl.state, 0, 1):
-                chan_withdraw(recs, n)
-                raise_deadlock(report)
-            with nogil:
-                gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
-            return PARK_WOKE
+            gocore_park(&sl.parker, GOCORE_NO_DEADLINE)
+            woke = True
+        if not woke or n > 1:
+            # Woken with one record: the claimer unlinked it under the
+            # lock, so no other thread can reach it; select's others
+            # are still queued (this is its pass 3).
+            chan_withdraw(recs, n)
+    if woke:
+        return PARK_WOKE
+    if got == 0:
+        return PARK_TIMEOUT
+    if report is not None:
+        raise_deadlock(report)           # nothing completed, records gone
+    PyErr_CheckSignals()                 # raises: nothing completed, records gone
+    return PARK_RETRY
 
 
 cdef inline bint _may_block(int64_t deadline) noexcept nogil:
@@ -172,7 +250,9 @@ cdef int chan_block_forever(int64_t deadline, str what) except -1:
     chan_sleeper_init(&sl, WAIT_CHAN_SEND_NIL if what == "send" else WAIT_CHAN_RECV_NIL, deadline)
     rec_parked(sl.rec)               # nothing can ever complete it
     try:
-        chan_park(&sl, NULL, 0, deadline)
+        while chan_park(&sl, NULL, 0, deadline) == PARK_RETRY:
+            chan_sleeper_rearm(&sl)
+            rec_parked(sl.rec)
     finally:
         chan_sleeper_done(&sl)
     raise TimeoutError(f"{what} on nil channel timed out")

@@ -33,9 +33,13 @@ cdef class Cond:
     cdef int64_t _list_lock
     cdef CondWaiter* _head
     cdef CondWaiter* _tail
+    cdef int64_t _gen            # fork generation of the list (fork.pxi)
     cdef object __weakref__
 
     def __init__(self, locker):
+        if self.l is not None:
+            # Waiters queued now would wake to relock a different locker.
+            raise RuntimeError("Cond.__init__ called twice")
         if isinstance(locker, Mutex):
             self._mutex = <Mutex>locker
         elif hasattr(locker, "lock") and hasattr(locker, "unlock"):
@@ -48,6 +52,16 @@ cdef class Cond:
                 f"not {type(locker).__name__}")
         self.l = locker
 
+    cdef inline void _lock_list(self) noexcept nogil:
+        # A list stamped before a fork holds records of the parent's threads
+        # (dead here, their stacks reused): forget them on first use.
+        if gocore_load_acquire(&self._gen) != gocore_load_relaxed(&_fork_gen):
+            if fork_claim_reset(&self._gen):
+                self._list_lock = 0
+                self._head = self._tail = NULL
+                fork_reset_done(&self._gen)
+        gocore_spin_lock(&self._list_lock)
+
     cdef int _relock(self) except -1:
         if self._mutex is not None:
             return self._mutex._lock()
@@ -57,6 +71,8 @@ cdef class Cond:
     cdef int _unlock_l(self) except -1:
         if self._mutex is not None:
             return self._mutex._unlock()
+        if self._unlock_fn is None:
+            raise TypeError("Cond has no locker: it was made without calling Cond(locker)")
         self._unlock_fn()
         return 0
 
@@ -76,7 +92,7 @@ cdef class Cond:
         w.sema = 0
         w.next = NULL
         w.queued = True
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if self._tail != NULL:
             self._tail.next = &w
         else:
@@ -155,7 +171,7 @@ cdef class Cond:
         """Unlink w if still queued; return whether it was."""
         cdef CondWaiter* p
         cdef bint was = False
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         if w.queued:
             was = True
             w.queued = False
@@ -177,7 +193,7 @@ cdef class Cond:
         """How many waiters are queued: for tests that check nothing is left behind."""
         cdef CondWaiter* w
         cdef int n = 0
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         while w != NULL:
             n += 1
@@ -188,7 +204,7 @@ cdef class Cond:
     def signal(self):
         """Wake the longest-waiting waiter, if any."""
         cdef CondWaiter* w
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         if w != NULL:
             self._head = w.next
@@ -204,7 +220,7 @@ cdef class Cond:
         """Wake every waiter."""
         cdef CondWaiter* w
         cdef CondWaiter* nxt
-        gocore_spin_lock(&self._list_lock)
+        self._lock_list()
         w = self._head
         self._head = self._tail = NULL
         nxt = w

@@ -155,6 +155,11 @@ cdef inline void _run_call(GoRecord* rec, object fn, object args, object kwargs)
 
 
 cdef void _run_node(GoRecord* rec, RunNode* n) noexcept:
+    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
+    _run_node_call(rec, n)
+
+
+cdef void _run_node_call(GoRecord* rec, RunNode* n) noexcept:
     # Take over the queue's references (the casts add one, the DECREFs drop
     # the queue's), then free the node.
     fn = <object>n.fn
@@ -164,7 +169,6 @@ cdef void _run_node(GoRecord* rec, RunNode* n) noexcept:
     Py_DECREF(args)
     if n.kwargs != NULL:
         Py_DECREF(kwargs)
-    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
     PyMem_RawFree(n)
     _run_call(rec, fn, args, kwargs)
 
@@ -221,20 +225,25 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
             v = gocore_load_acquire(&_navail)
 
 
-def _worker_main(fn, args, kwargs, size_t rec_addr):
-    """Body of a worker thread: run the goroutine it was started for, then
-    serve the run queue until idle for the idle timeout.  `rec_addr`: the
-    record the spawner registered for this thread (it owns it from now on)."""
+def _worker_main(size_t first, size_t rec_addr):
+    """Body of a worker thread: run the goroutine it was started for (a
+    RunNode passed by address), then serve the run queue until idle for the
+    idle timeout.  `rec_addr`: the record the spawner registered for this
+    thread, already started with that goroutine (it owns it from now on).
+
+    Only addresses travel in start_new_thread's argument tuple, which
+    CPython keeps alive until this function returns: passing the call itself
+    would pin the first goroutine's function and arguments (and all they
+    reference) for the worker's whole life."""
     cdef GoWorker w
     cdef GoRecord* rec = <GoRecord*>rec_addr
-    cdef RunNode* n
+    cdef RunNode* n = <RunNode*>first
     w.sema = 0
     w.prev = w.next = NULL
     w.on_stack = False
     rec_adopt(rec)
     gocore_store(&rec.wait, WAIT_RUNNING)
-    _run_call(rec, fn, args, kwargs)
-    fn = args = kwargs = None            # drop references before idling
+    _run_node_call(rec, n)
     while True:
         gocore_add(&_navail, 1)
         n = _find_work(&w)

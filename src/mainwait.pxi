@@ -26,6 +26,13 @@ cdef object main_slice_end(int64_t deadline, int64_t what):
     exception propagates), then, for a wait without deadline, the deadlock
     probe.  Returns the deadlock report (a str) or None."""
     PyErr_CheckSignals()
+    return main_deadlock_report(deadline, what)
+
+
+cdef object main_deadlock_report(int64_t deadline, int64_t what):
+    """The deadlock probe alone (for a wait without deadline, while detection
+    is on): the report (a str) if no other thread can ever run again, else
+    None."""
     probe = _deadlock_probe
     if deadline != GOCORE_NO_DEADLINE or probe is None:
         return None

@@ -93,26 +93,44 @@ cdef bint _mutex_abandon(int64_t* state, int64_t* sema) noexcept nogil:
             gocore_os_yield()
 
 
-cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
-    """Go's lockSlow.  Call without the GIL.  False only when `deadline` passed."""
-    cdef int64_t wait_start = 0
-    cdef bint starving = False
-    cdef bint awoke = False
-    cdef bint queue_lifo
-    cdef int spins = 0
+cdef struct MutexLockState:
+    # Go's lockSlow locals, kept in a struct so that a task (which cannot
+    # sleep inside the loop) can resume the same algorithm after each wait.
+    int64_t wait_start      # when the first sleep began (0: not yet)
+    bint starving
+    bint awoke              # we were woken (or set WOKEN while spinning)
+    bint lifo               # how the coming sema wait queues (re-queued: first)
+    bint may_spin           # threads spin; a task never holds its loop for that
+    int spins
+
+
+cdef inline void mutex_lock_init(MutexLockState* ls, bint may_spin) noexcept nogil:
+    ls.wait_start = 0
+    ls.starving = False
+    ls.awoke = False
+    ls.lifo = False
+    ls.may_spin = may_spin
+    ls.spins = 0
+
+
+cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noexcept nogil:
+    """The top of Go's lockSlow loop, up to its sleep.  True: the mutex is
+    ours.  False: we are counted as a waiter and must now take a unit of
+    *sema (queueing with ls.lifo), then call mutex_lock_woken."""
     cdef int64_t old = gocore_load_acquire(state)
-    cdef int64_t new, delta
+    cdef int64_t new
     while True:
         # Spin only in normal mode while the mutex is held: a holder running
         # on another CPU may release it within a few hundred cycles, cheaper
         # than a sleep and a wake.
-        if (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED and spins < SPIN_ROUNDS and _ncpu > 1:
+        if (ls.may_spin and (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED
+                and ls.spins < SPIN_ROUNDS and _ncpu > 1):
             # Set WOKEN so the unlocker does not wake a sleeper we would race.
-            if (not awoke and not (old & MUTEX_WOKEN) and (old >> MUTEX_WAITER_SHIFT) != 0
+            if (not ls.awoke and not (old & MUTEX_WOKEN) and (old >> MUTEX_WAITER_SHIFT) != 0
                     and gocore_cas(state, old, old | MUTEX_WOKEN)):
-                awoke = True
+                ls.awoke = True
             _spin_pause()
-            spins += 1
+            ls.spins += 1
             old = gocore_load_acquire(state)
             continue
         new = old
@@ -120,9 +138,9 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
             new |= MUTEX_LOCKED            # barge in: newcomers never take a starving mutex
         if old & (MUTEX_LOCKED | MUTEX_STARVING):
             new += MUTEX_ONE_WAITER
-        if starving and (old & MUTEX_LOCKED):
+        if ls.starving and (old & MUTEX_LOCKED):
             new |= MUTEX_STARVING
-        if awoke:
+        if ls.awoke:
             new &= ~MUTEX_WOKEN           # we were the woken one; let unlock wake again
         if not gocore_cas(state, old, new):
             old = gocore_load_acquire(state)
@@ -132,22 +150,56 @@ cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexc
         # Re-queued waiters go to the front (LIFO): they have waited longest.
         # The wait is measured from the first sleep, as Go does, so a waiter
         # that slept through 1 ms turns starving on its first lost race.
-        queue_lifo = wait_start != 0
-        if wait_start == 0:
-            wait_start = gocore_nanotime()
-        if not sema_acquire(sema, queue_lifo, deadline):
-            return _mutex_abandon(state, sema)
-        starving = starving or gocore_nanotime() - wait_start > STARVATION_THRESHOLD_NS
-        old = gocore_load_acquire(state)
-        if old & MUTEX_STARVING:
-            # Hand-off: the mutex is ours, but the state does not say so yet.
-            delta = MUTEX_LOCKED - MUTEX_ONE_WAITER
-            if not starving or (old >> MUTEX_WAITER_SHIFT) == 1:
-                delta -= MUTEX_STARVING    # last waiter, or the wait was short: back to normal
-            gocore_add(state, delta)
+        ls.lifo = ls.wait_start != 0
+        if ls.wait_start == 0:
+            ls.wait_start = gocore_nanotime()
+        return False
+
+
+cdef bint mutex_lock_woken(int64_t* state, int64_t* sema, MutexLockState* ls) noexcept nogil:
+    """Having taken a unit of *sema: True if that made the mutex ours (a
+    starvation hand-off), else False (compete again: mutex_lock_step)."""
+    cdef int64_t old, delta
+    ls.starving = ls.starving or gocore_nanotime() - ls.wait_start > STARVATION_THRESHOLD_NS
+    old = gocore_load_acquire(state)
+    if old & MUTEX_STARVING:
+        # Hand-off: the mutex is ours, but the state does not say so yet.
+        delta = MUTEX_LOCKED - MUTEX_ONE_WAITER
+        if not ls.starving or (old >> MUTEX_WAITER_SHIFT) == 1:
+            delta -= MUTEX_STARVING        # last waiter, or the wait was short: back to normal
+        gocore_add(state, delta)
+        return True
+    ls.awoke = True
+    ls.spins = 0
+    return False
+
+
+cdef bint mutex_lock_slow(int64_t* state, int64_t* sema, int64_t deadline) noexcept nogil:
+    """Go's lockSlow.  Call without the GIL.  False only when `deadline` passed."""
+    cdef MutexLockState ls
+    mutex_lock_init(&ls, True)
+    while True:
+        if mutex_lock_step(state, sema, &ls):
             return True
-        awoke = True
-        spins = 0
+        if not sema_acquire(sema, ls.lifo, deadline):
+            return _mutex_abandon(state, sema)
+        if mutex_lock_woken(state, sema, &ls):
+            return True
+
+
+cdef bint mutex_lock_expired(int64_t* state, int64_t* sema, MutexLockState* ls, bint got) noexcept nogil:
+    """Finish a lock attempt whose deadline has passed while it was counted
+    as a waiter (a cancelled task): exactly what mutex_lock_slow does from
+    there with an expired deadline.  `got`: a unit of *sema is ours.  True:
+    it ended holding the mutex (the caller must unlock it)."""
+    while True:
+        if not got:
+            return _mutex_abandon(state, sema)
+        if mutex_lock_woken(state, sema, ls):
+            return True
+        if mutex_lock_step(state, sema, ls):
+            return True
+        got = sema_try_acquire(sema)
 
 
 cdef int mutex_lock_wait(int64_t* state, int64_t* sema, int64_t deadline,
@@ -275,7 +327,11 @@ cdef class Mutex:
         return (gocore_load_acquire(&self._state) & (MUTEX_LOCKED | MUTEX_STARVING)) != 0
 
     def acquire(self, bint blocking=True, timeout=-1):
-        """``threading.Lock.acquire``: True once held, False if not in time."""
+        """``threading.Lock.acquire``: True once held, False if not in time.
+
+        As on ``threading.Lock``, a finite timeout above ``threading.TIMEOUT_MAX``
+        raises OverflowError; unlike it, ``timeout=math.inf`` waits for ever.
+        """
         cdef double t = lock_timeout_seconds(timeout, blocking)
         if t == -1:
             if gocore_cas(&self._state, 0, MUTEX_LOCKED):
@@ -288,6 +344,11 @@ cdef class Mutex:
             return True
         return mutex_lock_wait(&self._state, &self._sema, deadline_in(t), WAIT_MUTEX) == 1
 
+    def alock(self):
+        """Awaitable ``lock``: ``await mu.alock()`` waits without blocking the
+        event loop (cancellation leaves the mutex not held by the task)."""
+        return mutex_await(&self._state, &self._sema, self)
+
     def release(self):
         """``threading.Lock.release``: unlock; RuntimeError if not locked."""
         self._unlock()
@@ -298,11 +359,33 @@ cdef class Mutex:
         return True
 
     @cython.binding(True)
+    def __aenter__(self):
+        # `async with` awaits this at once: take a free mutex right here.
+        if gocore_cas(&self._state, 0, MUTEX_LOCKED):
+            return _DONE
+        return mutex_await(&self._state, &self._sema, self)
+
+    @cython.binding(True)
+    def __aexit__(self, exc_type, exc, tb):
+        self._unlock()
+        return _DONE
+
+    @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._unlock()
 
     def __repr__(self):
-        return f"<gocore.Mutex {'locked' if self.locked() else 'unlocked'}>"
+        # threading.Lock's shape ("<unlocked _thread.lock object at 0x...>"),
+        # which code and CPython's lock_tests match on.
+        state = 'locked' if self.locked() else 'unlocked'
+        return f"<{state} gocore.Mutex object at {id(self):#x}>"
+
+    def _at_fork_reinit(self):
+        """threading.Lock's hook for a forked child: back to unlocked, as new.
+        The sema table was already emptied by the core's after-fork hook, so
+        no waiter record of a parent thread survives to take a wake-up."""
+        gocore_store(&self._state, 0)
+        gocore_store(&self._sema, 0)
 
     def _debug_state(self):
         """(state word, sema word): for tests that check a quiescent mutex is

@@ -171,6 +171,26 @@ cdef class RWMutex:
             if gocore_cas(&self._reader_count, c, c + 1):
                 return True
 
+    async def alock(self):
+        """Awaitable ``lock`` (the write lock)."""
+        cdef int64_t r
+        await mutex_await(&self._w_state, &self._w_sema, self)
+        r = gocore_add(&self._reader_count, -RW_MAX_READERS) + RW_MAX_READERS
+        if r != 0 and gocore_add(&self._reader_wait, r) != 0:
+            # Cancelled here, the lock is taken and released for us once the
+            # readers have left (sync_async.pxi).
+            await sema_await(&self._writer_sem, self, self._unlock_abandoned)
+        gocore_store(&self._writer_held, 1)
+
+    def _unlock_abandoned(self):
+        gocore_store(&self._writer_held, 1)
+        self._unlock()
+
+    async def arlock(self):
+        """Awaitable ``rlock``."""
+        if gocore_add(&self._reader_count, 1) < 0:
+            await sema_await(&self._reader_sem, self, self.runlock)
+
     def rlocker(self):
         """A locker whose ``lock``/``unlock`` (and ``with``) are this RWMutex's read side."""
         return _RLocker(self)
@@ -183,6 +203,15 @@ cdef class RWMutex:
     @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._unlock()
+
+    @cython.binding(True)
+    def __aenter__(self):
+        return self.alock()
+
+    @cython.binding(True)
+    def __aexit__(self, exc_type, exc, tb):
+        self._unlock()
+        return _DONE
 
     def _debug_state(self):
         """Every state word, for tests that check a quiescent RWMutex is all zeros."""
@@ -217,3 +246,12 @@ cdef class _RLocker:
     @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self.rw._runlock()
+
+    @cython.binding(True)
+    def __aenter__(self):
+        return self.rw.arlock()
+
+    @cython.binding(True)
+    def __aexit__(self, exc_type, exc, tb):
+        self.rw._runlock()
+        return _DONE

@@ -69,11 +69,45 @@ cdef object _f_chan_send = Chan.send
 cdef object _f_recvchan_recv = RecvChan.recv
 cdef object _f_recvchan_recv_ok = RecvChan.recv_ok
 cdef object _f_sendchan_send = SendChan.send
+# The awaitable twins are accepted as the same cases (aselect takes either).
+cdef object _f_chan_arecv = Chan.arecv
+cdef object _f_chan_arecv_ok = Chan.arecv_ok
+cdef object _f_chan_asend = Chan.asend
+cdef object _f_recvchan_arecv = RecvChan.arecv
+cdef object _f_recvchan_arecv_ok = RecvChan.arecv_ok
+cdef object _f_sendchan_asend = SendChan.asend
+
+
+cdef inline PyObject* _plain_twin(PyObject* f):
+    if f == <PyObject*>_f_chan_arecv:
+        return <PyObject*>_f_chan_recv
+    if f == <PyObject*>_f_chan_arecv_ok:
+        return <PyObject*>_f_chan_recv_ok
+    if f == <PyObject*>_f_chan_asend:
+        return <PyObject*>_f_chan_send
+    if f == <PyObject*>_f_recvchan_arecv:
+        return <PyObject*>_f_recvchan_recv
+    if f == <PyObject*>_f_recvchan_arecv_ok:
+        return <PyObject*>_f_recvchan_recv_ok
+    if f == <PyObject*>_f_sendchan_asend:
+        return <PyObject*>_f_sendchan_send
+    return f
+
+
+cdef str _case_repr(object case):
+    """A junk case, described for the error: its repr when that works and is
+    short; a repr that raises (or recurses: a tuple nested thousands deep)
+    must not replace the TypeError the caller needs to see."""
+    try:
+        r = repr(case)
+    except Exception:
+        return f"a {type(case).__name__} object"
+    return r if len(r) <= 200 else r[:200] + "..."
 
 
 cdef object _bad_case(Py_ssize_t i, object case):
     return TypeError(f"select case {i} must be ch.recv, ch.recv_ok, (ch.send, value) "
-                     f"or gocore.default, not {case!r}")
+                     f"or gocore.default, not {_case_repr(case)}")
 
 
 cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
@@ -94,7 +128,7 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
         if PyTuple_GET_SIZE(case) == 2:
             meth = <object>PyTuple_GET_ITEM(case, 0)
             if PyMethod_Check(meth):
-                f = PyMethod_GET_FUNCTION(meth)
+                f = _plain_twin(PyMethod_GET_FUNCTION(meth))
                 if f == <PyObject*>_f_chan_send:
                     ch = _case_chan(PyMethod_GET_SELF(meth), False, True)
                 elif f == <PyObject*>_f_sendchan_send:
@@ -106,7 +140,7 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
                 return 0
         raise _bad_case(i, case)
     if PyMethod_Check(case):
-        f = PyMethod_GET_FUNCTION(case)
+        f = _plain_twin(PyMethod_GET_FUNCTION(case))
         if f == <PyObject*>_f_chan_recv:
             ch = _case_chan(PyMethod_GET_SELF(case), False, False)
             sc.kind = CASE_RECV
@@ -120,7 +154,7 @@ cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
             ch = _case_chan(PyMethod_GET_SELF(case), True, False)
             sc.kind = CASE_RECV_OK
         elif f == <PyObject*>_f_chan_send or f == <PyObject*>_f_sendchan_send:
-            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {case!r}")
+            raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {_case_repr(case)}")
         if ch is not None:
             sc.value = NULL
             sc.core = NULL if ch._nil else &ch._c
@@ -153,105 +187,205 @@ cdef int _sel_try(SelCase* sc, PyObject** out) except -1:
     return chan_poll(sc.core, out)
 
 
+cdef struct SelWait:
+    # Pass 2 and 3 state of one select: a record per live case, in poll order
+    # (a send record owns its value until it is sent), and the distinct
+    # channels sorted by address (the lock order).
+    ChanWaiter* recs
+    ChanCore** locks
+    Py_ssize_t nrec
+    Py_ssize_t nlocks
+
+
+cdef void sel_records(SelWait* sw, SelCase* cs, Py_ssize_t* order, Py_ssize_t m,
+                      ChanSleeper* sl) noexcept:
+    cdef Py_ssize_t k, i, j
+    cdef ChanWaiter* w
+    cdef ChanCore* c
+    sw.nrec = sw.nlocks = 0
+    for k in range(m):
+        i = order[k]
+        c = cs[i].core
+        if c == NULL:
+            continue
+        w = &sw.recs[sw.nrec]
+        chan_waiter_init(w, sl, cs[i].kind == CASE_SEND, NULL, i)
+        w.chan = c
+        if w.is_send:
+            Py_XINCREF(cs[i].value)
+            w.value = cs[i].value
+        sw.nrec += 1
+        j = sw.nlocks
+        while j > 0 and sw.locks[j - 1] > c:
+            j -= 1
+        if j > 0 and sw.locks[j - 1] == c:
+            continue
+        memmove(&sw.locks[j + 1], &sw.locks[j], (sw.nlocks - j) * sizeof(ChanCore*))
+        sw.locks[j] = c
+        sw.nlocks += 1
+
+
+cdef Py_ssize_t sel_poll_or_queue(SelWait* sw, bint may_block, int* r, PyObject** out,
+                                  ChanWaiter** wake, bint* enqueued) noexcept nogil:
+    """Under every lock: perform the first ready case (its record index is
+    returned, its outcome in *r / *out), else, if `may_block`, queue every
+    record and re-check (chan_settle after the flags).  -1: nothing ran."""
+    cdef Py_ssize_t j, k, hit = -1
+    cdef ChanWaiter* w
+    cdef ChanCore* c
+    for j in range(sw.nlocks):
+        chan_lock(sw.locks[j])
+    for k in range(sw.nrec):
+        w = &sw.recs[k]
+        c = <ChanCore*>w.chan
+        if w.is_send:
+            r[0] = chan_send_locked(c, w.value, wake)
+            if r[0] == R_OK:
+                w.value = NULL
+        else:
+            r[0] = chan_recv_locked(c, out, wake)
+        if r[0] != R_BLOCK:
+            hit = k
+            break
+    if hit < 0 and may_block:
+        enqueued[0] = True
+        for k in range(sw.nrec):
+            chan_enqueue_locked(<ChanCore*>sw.recs[k].chan, &sw.recs[k])
+        for j in range(sw.nlocks):
+            if sw.locks[j].cap > 0:
+                chan_settle(sw.locks[j], wake)       # the re-check after the flags
+        if sw.nrec > 0 and gocore_load_acquire(&sw.recs[0].sleeper.state) == 0:
+            rec_parked(sw.recs[0].sleeper.rec)      # under the locks (gorecord.pxi)
+    j = sw.nlocks
+    while j > 0:
+        j -= 1
+        gocore_spin_unlock(&sw.locks[j].lock)
+    return hit
+
+
+cdef object sel_fired_result(SelWait* sw, SelCase* cs, ChanSleeper* sl):
+    """After the wake (pass 3): withdraw every record, return the fired case's result."""
+    cdef ChanWaiter* fired
+    cdef PyObject* out = NULL
+    cdef Py_ssize_t i
+    chan_withdraw(sw.recs, sw.nrec)
+    fired = sl.fired
+    i = fired.case_index
+    if not fired.is_send:
+        out = fired.value                        # the received value is now ours
+        fired.value = NULL
+    return _sel_result(i, &cs[i], fired.result, out)
+
+
+cdef void sel_drop_values(SelWait* sw) noexcept:
+    # Unsent values, and any value a signal cut off.
+    cdef Py_ssize_t k
+    for k in range(sw.nrec):
+        Py_XDECREF(sw.recs[k].value)
+        sw.recs[k].value = NULL
+
+
 cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t deadline):
     """Passes 2 and 3: poll under every lock, else queue on every channel and sleep."""
     cdef ChanWaiter small_recs[SELECT_STACK_CASES]
     cdef ChanCore* small_locks[SELECT_STACK_CASES]
-    cdef ChanWaiter* recs = small_recs
-    cdef ChanCore** locks = small_locks
+    cdef SelWait sw
     cdef ChanWaiter* wake = NULL
-    cdef ChanWaiter* w
-    cdef ChanWaiter* fired
-    cdef ChanCore* c
     cdef ChanSleeper sl
     cdef PyObject* out = NULL
-    cdef Py_ssize_t k, j, i, nrec = 0, nlocks = 0, hit = -1
-    cdef int r = R_BLOCK
+    cdef Py_ssize_t i, hit
+    cdef int r = R_BLOCK, p
     cdef bint claimed = False, enqueued = False
+    sw.recs = small_recs
+    sw.locks = small_locks
+    sw.nrec = 0
     if m > SELECT_STACK_CASES:
-        recs = <ChanWaiter*>PyMem_Malloc(m * sizeof(ChanWaiter))
-        locks = <ChanCore**>PyMem_Malloc(m * sizeof(ChanCore*))
-        if recs == NULL or locks == NULL:
-            PyMem_Free(recs)
-            PyMem_Free(locks)
+        sw.recs = <ChanWaiter*>PyMem_Malloc(m * sizeof(ChanWaiter))
+        sw.locks = <ChanCore**>PyMem_Malloc(m * sizeof(ChanCore*))
+        if sw.recs == NULL or sw.locks == NULL:
+            PyMem_Free(sw.recs)
+            PyMem_Free(sw.locks)
             raise MemoryError()
     chan_sleeper_init(&sl, WAIT_SELECT if m > 0 else WAIT_SELECT_NO_CASES, deadline)
     try:
-        # One record per live case, in poll order; a send record owns its value.
-        for k in range(m):
-            i = order[k]
-            c = cs[i].core
-            if c == NULL:
-                continue
-            w = &recs[nrec]
-            chan_waiter_init(w, &sl, cs[i].kind == CASE_SEND, NULL, i)
-            w.chan = c
-            if w.is_send:
-                Py_XINCREF(cs[i].value)
-                w.value = cs[i].value
-            nrec += 1
-            # Distinct channels, sorted by address: the lock order.
-            j = nlocks
-            while j > 0 and locks[j - 1] > c:
-                j -= 1
-            if j > 0 and locks[j - 1] == c:
-                continue
-            memmove(&locks[j + 1], &locks[j], (nlocks - j) * sizeof(ChanCore*))
-            locks[j] = c
-            nlocks += 1
-
-        for j in range(nlocks):
-            gocore_spin_lock(&locks[j].lock)
-        for k in range(nrec):
-            w = &recs[k]
-            c = <ChanCore*>w.chan
-            if w.is_send:
-                r = chan_send_locked(c, w.value, &wake)
-                if r == R_OK:
-                    w.value = NULL
-            else:
-                r = chan_recv_locked(c, &out, &wake)
-            if r != R_BLOCK:
-                hit = k
+        sel_records(&sw, cs, order, m, &sl)
+        while True:
+            # One round per signal slice that ran the handlers (PARK_RETRY:
+            # every record was withdrawn, so the select starts over).
+            wake = NULL
+            hit = sel_poll_or_queue(&sw, _may_block(deadline), &r, &out, &wake, &enqueued)
+            claimed = enqueued and gocore_load_acquire(&sl.state) != 0
+            if enqueued and sw.nrec == 0:
+                rec_parked(sl.rec)                   # select(): nothing can ever complete it
+            chan_wake_all(wake, &sl)
+            if hit >= 0:
+                i = sw.recs[hit].case_index
+                return _sel_result(i, &cs[i], r, out)
+            if not enqueued:
+                raise TimeoutError("select timed out")   # the deadline had passed already
+            if claimed:
                 break
-        if hit < 0 and _may_block(deadline):
-            enqueued = True
-            for k in range(nrec):
-                chan_enqueue_locked(<ChanCore*>recs[k].chan, &recs[k])
-            for j in range(nlocks):
-                if locks[j].cap > 0:
-                    chan_settle(locks[j], &wake)     # the re-check after the flags
-            claimed = gocore_load_acquire(&sl.state) != 0
-            if not claimed:
-                rec_parked(sl.rec)
-        j = nlocks
-        while j > 0:
-            j -= 1
-            gocore_spin_unlock(&locks[j].lock)
-        chan_wake_all(wake, &sl)
-
-        if hit >= 0:
-            i = recs[hit].case_index
-            return _sel_result(i, &cs[i], r, out)
-        if not enqueued:
-            raise TimeoutError("select timed out")   # the deadline had passed already
-        if not claimed and chan_park(&sl, recs, nrec, deadline) == PARK_TIMEOUT:
-            raise TimeoutError("select timed out")
-        chan_withdraw(recs, nrec)                    # pass 3
-        fired = sl.fired
-        i = fired.case_index
-        if not fired.is_send:
-            out = fired.value                        # the received value is now ours
-            fired.value = NULL
-        return _sel_result(i, &cs[i], fired.result, out)
+            # chan_park resolves the sleeper on every way out, raising too:
+            # woken (the completer's unpark collected) or claimed by us with
+            # every record withdrawn.  So no record outlives this frame.
+            enqueued = False
+            p = chan_park(&sl, sw.recs, sw.nrec, deadline)
+            if p == PARK_WOKE:
+                break
+            if p == PARK_TIMEOUT:
+                raise TimeoutError("select timed out")
+            chan_sleeper_rearm(&sl)
+            for i in range(sw.nrec):
+                sw.recs[i].result = R_BLOCK
+        enqueued = False
+        return sel_fired_result(&sw, cs, &sl)         # pass 3
     finally:
-        for k in range(nrec):
-            Py_XDECREF(recs[k].value)                # unsent values, and any value a signal cut off
-            recs[k].value = NULL
+        if enqueued:
+            # Only an exception between queueing and parking gets here (none
+            # is known): leave no record pointing into this frame.
+            chan_abandon(&sl, sw.recs, sw.nrec)
+        sel_drop_values(&sw)
         chan_sleeper_done(&sl)
-        if recs != small_recs:
-            PyMem_Free(recs)
-            PyMem_Free(locks)
+        if sw.recs != small_recs:
+            PyMem_Free(sw.recs)
+            PyMem_Free(sw.locks)
+
+
+cdef Py_ssize_t sel_parse(object cases, Py_ssize_t n, SelCase* cs, Py_ssize_t* order,
+                          Py_ssize_t* m) except -2:
+    """Parse the case tuple into cs and shuffle the non-default cases into
+    order[0:m] (inside-out Fisher-Yates); return the default's index or -1."""
+    cdef Py_ssize_t i, j, dflt = -1
+    m[0] = 0
+    for i in range(n):
+        case = <object>PyTuple_GET_ITEM(cases, i)
+        if case is _DEFAULT:
+            if dflt >= 0:
+                raise TypeError(f"select has more than one default case ({dflt} and {i})")
+            dflt = i
+            continue
+        _parse_case(case, i, &cs[i])
+        j = gocore_randn(m[0] + 1)
+        order[m[0]] = order[j]
+        order[j] = i
+        m[0] += 1
+    return dflt
+
+
+cdef object sel_poll(SelCase* cs, Py_ssize_t* order, Py_ssize_t m):
+    """Pass 1: perform the first ready case in poll order and return its
+    result, or None when none is ready."""
+    cdef Py_ssize_t k, i
+    cdef PyObject* out = NULL
+    cdef int r
+    for k in range(m):
+        i = order[k]
+        if cs[i].core == NULL:
+            continue
+        r = _sel_try(&cs[i], &out)
+        if r != R_BLOCK:
+            return _sel_result(i, &cs[i], r, out)
+    return None
 
 
 def select(*cases, timeout=None):
@@ -275,9 +409,7 @@ def select(*cases, timeout=None):
     cdef Py_ssize_t small_order[SELECT_STACK_CASES]
     cdef SelCase* cs = small_cases
     cdef Py_ssize_t* order = small_order
-    cdef Py_ssize_t i, j, k, m = 0, dflt = -1
-    cdef PyObject* out = NULL
-    cdef int r
+    cdef Py_ssize_t m = 0, dflt
     if n > SELECT_STACK_CASES:
         cs = <SelCase*>PyMem_Malloc(n * sizeof(SelCase))
         order = <Py_ssize_t*>PyMem_Malloc(n * sizeof(Py_ssize_t))
@@ -286,25 +418,10 @@ def select(*cases, timeout=None):
             PyMem_Free(order)
             raise MemoryError()
     try:
-        for i in range(n):
-            case = <object>PyTuple_GET_ITEM(cases, i)
-            if case is _DEFAULT:
-                if dflt >= 0:
-                    raise TypeError(f"select has more than one default case ({dflt} and {i})")
-                dflt = i
-                continue
-            _parse_case(case, i, &cs[i])
-            j = gocore_randn(m + 1)           # inside-out Fisher-Yates
-            order[m] = order[j]
-            order[j] = i
-            m += 1
-        for k in range(m):
-            i = order[k]
-            if cs[i].core == NULL:
-                continue
-            r = _sel_try(&cs[i], &out)
-            if r != R_BLOCK:
-                return _sel_result(i, &cs[i], r, out)
+        dflt = sel_parse(cases, n, cs, order, &m)
+        res = sel_poll(cs, order, m)
+        if res is not None:
+            return res
         if dflt >= 0:
             return (dflt, None)
         return _sel_block(cs, order, m, deadline)

@@ -75,6 +75,7 @@ cdef bint _sema_acquire(int64_t* addr, bint lifo, int64_t deadline, bint real) n
     w.ticket = False
     w.queued = False
     w.rec = rec_self()
+    w.task = NULL
     gocore_parker_init(&w.parker)
     while True:
         gocore_spin_lock(&b.lock)
@@ -152,7 +153,10 @@ cdef void sema_release(int64_t* addr, bint handoff) noexcept nogil:
     rec_unparked(w.rec)            # a wake-up is on the way: not blocked any more
     gocore_spin_unlock(&b.lock)
     race_window()
-    gocore_unpark(&w.parker)       # last touch of w: it may return right away
+    if w.task != NULL:
+        task_wake(w.task)          # a task: resolve its future (the GIL is taken there)
+    else:
+        gocore_unpark(&w.parker)   # last touch of w: it may return right away
 
 
 cdef void sema_reset_after_fork() noexcept nogil:

@@ -56,8 +56,9 @@ cdef struct SemaWaiter:
     SemaWaiter* next
     bint queued            # guarded by bucket.lock; cleared by whoever dequeues
     bint ticket            # set (under bucket.lock) by a hand-off release
-    GoRecord* rec          # the sleeping thread's record, or NULL (gorecord_decls.pxi)
-    gocore_parker parker
+    GoRecord* rec          # the sleeping thread's record, or NULL (gorecord_decls.pxi; NULL for a task)
+    gocore_parker parker   # a thread's sleeper (task == NULL)
+    PyObject* task         # a task's sleeper: its armed TaskWait (sync_async.pxi)
 
 
 cdef struct SemaBucket:

@@ -11,7 +11,7 @@ cimport cython
 from collections import deque as _deque
 
 cdef inline int64_t _weight(object n) except? -1:
-    cdef int64_t weight = as_int64(n)
+    cdef int64_t weight = as_int64(n, "weight")
     if weight < 0:
         raise ValueError(f"semaphore weight must be >= 0, got {weight}")
     return weight
@@ -19,9 +19,22 @@ cdef inline int64_t _weight(object n) except? -1:
 
 cdef class _SemWaiter:
     cdef int64_t n
-    cdef int64_t sema
+    cdef int64_t sema         # a thread sleeps here
+    cdef TaskWait tw          # ... or a task on this future (aacquire)
     cdef bint queued          # guarded by the Semaphore's _mu
     cdef bint canceled        # guarded by the Semaphore's _mu
+
+    cdef bint wake(self):
+        """Wake the waiter; False if it is a task whose loop is closed (it
+        can never take what it was given)."""
+        if self.tw is None:
+            sema_release(&self.sema, False)
+            return True
+        try:
+            self.tw.resolve()
+        except RuntimeError:
+            return False
+        return True
 
 
 @cython.binding(False)
@@ -43,15 +56,26 @@ cdef class Semaphore:
     cdef int64_t _cur
     cdef Mutex _mu
     cdef object _waiters      # deque of _SemWaiter
+    cdef bint _initialized    # __init__ ran: size is final
     cdef object __weakref__
 
-    def __init__(self, n):
-        cdef int64_t size = as_int64(n)
-        if size < 0:
-            raise ValueError(f"semaphore size must be >= 0, got {size}")
-        self.size = size
+    def __cinit__(self, *args, **kwargs):
+        # The typed state exists before any method can run, so a Semaphore
+        # made with __new__ alone is a valid (size 0) semaphore, never a
+        # dereference of None.
         self._mu = Mutex.__new__(Mutex)
         self._waiters = _deque()
+
+    def __init__(self, n):
+        cdef int64_t size = as_int64(n, "size")
+        if size < 0:
+            raise ValueError(f"semaphore size must be >= 0, got {size}")
+        if self._initialized:
+            # Resizing under queued waiters or held weight would break the
+            # accounting they rely on.
+            raise RuntimeError("Semaphore.__init__ called twice")
+        self.size = size
+        self._initialized = True
 
     cdef void _notify_waiters(self):
         # Grant from the head while the head fits: FIFO, no overtaking.  _mu held.
@@ -63,7 +87,8 @@ cdef class Semaphore:
             self._cur += w.n
             self._waiters.popleft()
             w.queued = False
-            sema_release(&w.sema, False)
+            if not w.wake():
+                self._cur -= w.n      # an orphaned task: the weight goes to the next one
 
     cdef bint _withdraw(self, _SemWaiter w, bint canceled):
         """Take w off the queue if it is still there; return whether it was."""
@@ -88,25 +113,30 @@ cdef class Semaphore:
         cdef int64_t weight = _weight(n)
         cdef int64_t deadline = deadline_from_timeout(timeout)
         if ctx is not None:
-            err = ctx.err()
+            err_fn = getattr(ctx, "err", None)
+            if not callable(err_fn):
+                raise TypeError(f"ctx must be a context or None, not {type(ctx).__name__}")
+            err = err_fn()
             if err is not None:
                 # A context already done fails even if weight is free.  The
                 # error instance is shared by a whole cancelled subtree (Go's
                 # sentinel), so drop any traceback an earlier raise left on it.
                 raise err.with_traceback(None)
+        cdef _SemWaiter w
         self._mu._lock()
-        if self.size - self._cur >= weight and not self._waiters:
-            self._cur += weight
+        try:        # a MemoryError below must not leave _mu locked
+            if self.size - self._cur >= weight and not self._waiters:
+                self._cur += weight
+                return True
+            w = _SemWaiter.__new__(_SemWaiter)
+            w.n = weight
+            if weight <= self.size:
+                self._waiters.append(w)
+                w.queued = True         # only once it really is queued
+            # else: a request larger than the semaphore never queues (it would
+            # block everyone behind it forever); it only waits for ctx/timeout.
+        finally:
             self._mu._unlock()
-            return True
-        cdef _SemWaiter w = _SemWaiter.__new__(_SemWaiter)
-        w.n = weight
-        if weight <= self.size:
-            w.queued = True
-            self._waiters.append(w)
-        # else: a request larger than the semaphore never queues (it would
-        # block everyone behind it forever); it only waits for ctx/timeout.
-        self._mu._unlock()
 
         stop = None
         if ctx is not None:
@@ -175,8 +205,9 @@ cdef class Semaphore:
         """Leave without waiting: withdraw w, or return weight already granted to it."""
         if w.n > self.size or self._withdraw(w, False):
             return 0
-        with nogil:
-            sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
+        if w.tw is None:          # a thread: collect the wake-up that is on its way
+            with nogil:
+                sema_acquire(&w.sema, False, GOCORE_NO_DEADLINE)
         if not w.canceled:
             self._release(w.n)
         return 0
@@ -184,16 +215,66 @@ cdef class Semaphore:
     def _cancel(self, _SemWaiter w):
         if self._withdraw(w, True) or w.n > self.size:
             w.canceled = True
-            sema_release(&w.sema, False)
+            w.wake()
+
+    async def aacquire(self, n=1, ctx=None):
+        """Awaitable ``acquire`` (no timeout: use asyncio.timeout).  Raises
+        ``ctx.err()`` if the context ends first; a cancelled aacquire holds
+        nothing (weight granted as it was cancelled is released again)."""
+        cdef int64_t weight = _weight(n)
+        cdef _SemWaiter w
+        cdef TaskWait tw = TaskWait.__new__(TaskWait)
+        cdef int attempt
+        if ctx is not None:
+            err = ctx.err()
+            if err is not None:
+                raise err.with_traceback(None)
+        for attempt in range(2):
+            self._mu._lock()
+            if self.size - self._cur >= weight and not self._waiters:
+                self._cur += weight
+                self._mu._unlock()
+                return True
+            if attempt == 1:
+                break
+            self._mu._unlock()
+            tw.prepare()              # the future, made outside the lock
+        w = _SemWaiter.__new__(_SemWaiter)
+        w.n = weight
+        w.tw = tw
+        if weight <= self.size:
+            w.queued = True
+            self._waiters.append(w)
+        self._mu._unlock()
+        stop = None
+        try:
+            if ctx is not None:
+                if _ctx_on_done is None:
+                    raise RuntimeError("gocore.context is not available")
+                stop = _ctx_on_done(ctx, lambda: self._cancel(w))
+            await tw._fut
+        except BaseException:
+            if stop is not None:
+                stop()
+            self._give_up(w)          # withdraw, or pass on a grant that raced in
+            raise
+        if stop is not None:
+            stop()
+        if w.canceled:
+            raise ctx.err().with_traceback(None)
+        return True
 
     def try_acquire(self, n=1):
         """Acquire weight `n` only if that needs no waiting; return whether it did."""
         cdef int64_t weight = _weight(n)
+        cdef bint ok
         self._mu._lock()
-        ok = self.size - self._cur >= weight and not self._waiters
-        if ok:
-            self._cur += weight
-        self._mu._unlock()
+        try:
+            ok = self.size - self._cur >= weight and not self._waiters
+            if ok:
+                self._cur += weight
+        finally:
+            self._mu._unlock()
         return ok
 
     def release(self, n=1):
@@ -219,6 +300,15 @@ cdef class Semaphore:
     @cython.binding(True)
     def __exit__(self, exc_type, exc, tb):
         self._release(1)
+
+    async def __aenter__(self):
+        await self.aacquire(1)
+        return self
+
+    @cython.binding(True)
+    def __aexit__(self, exc_type, exc, tb):
+        self._release(1)
+        return _DONE
 
     def _debug_state(self):
         """(weight held, waiters queued): for tests of the quiescent state."""

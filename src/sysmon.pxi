@@ -10,9 +10,6 @@ cdef int _start_worker(RunNode* n) except -1:
     at the registry never finds it in nobody's); a failed start uncounts it.
     The thread's record is registered now and shows the goroutine as
     runnable until the thread adopts it."""
-    fn = <object>n.fn
-    args = <object>n.args
-    kwargs = <object>n.kwargs if n.kwargs != NULL else None
     cdef GoRecord* rec = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
     if rec == NULL:
         _rq_free(n)
@@ -22,10 +19,11 @@ cdef int _start_worker(RunNode* n) except -1:
     rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
     n.label = n.code = NULL
     rec.wait = WAIT_RUNNABLE
-    _rq_free(n)
     try:
-        _thread.start_new_thread(_worker_main, (fn, args, kwargs, <size_t>rec))
+        # The new thread takes over the node (and frees it).
+        _thread.start_new_thread(_worker_main, (<size_t>n, <size_t>rec))
     except BaseException:
+        _rq_free(n)
         rec_unregister(rec)
         rec_finish(rec)
         PyMem_RawFree(rec)

@@ -104,9 +104,9 @@ cdef double lock_timeout_seconds(object timeout, bint blocking) except? -2.0:
         raise ValueError("can't specify a timeout for a non-blocking call")
     if not (t >= 0):
         raise ValueError("timeout value must be a non-negative number")
-    if t == INFINITY:
+    if t == INFINITY and isinstance(timeout, float):
         return -1.0
-    if t > _LOCK_TIMEOUT_MAX:
+    if t > _LOCK_TIMEOUT_MAX:        # an int beyond a float too, as threading.Lock
         raise OverflowError("timeout value is too large")
     return t
 

@@ -132,7 +132,7 @@ cdef class WaitGroup:
 
     def add(self, delta=1):
         """Add `delta` (may be negative) to the counter; ValueError if it would go negative."""
-        wg_add(&self._state, &self._sema, as_int64(delta))
+        wg_add(&self._state, &self._sema, as_int64(delta, "delta"))
 
     @cython.always_allow_keywords(False)    # METH_NOARGS: the cheapest call
     def done(self):
@@ -147,6 +147,19 @@ cdef class WaitGroup:
         if (gocore_load_acquire(&self._state) >> 32) == 0:
             return True
         return _wg_wait(&self._state, &self._sema, deadline) == 1
+
+    def __await__(self):
+        """``await wg``: the awaitable ``wait()`` (no timeout: use asyncio.timeout)."""
+        cdef int64_t old
+        while True:
+            old = gocore_load_acquire(&self._state)
+            if (old >> 32) == 0:
+                return _DONE
+            if gocore_cas(&self._state, old, old + 1):
+                break
+        # Counted as a waiter: the zeroing add releases a unit for us.  A
+        # cancelled task leaves its record to collect that unit (sync_async.pxi).
+        return sema_await(&self._sema, self, None)
 
     def go(self, fn, /, *args, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a goroutine, counted by this group

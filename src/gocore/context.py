@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from gocore import _clock, _gocore
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
-from gocore.errors import Canceled, DeadlineExceeded
+from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
 from gocore.goroutine import go
 
 __all__ = [
@@ -182,7 +182,7 @@ class _CancelCtx(Context):
         self._owner = None          # the node we are registered with, if any
 
     def deadline(self) -> Optional[float]:
-        return self._parent.deadline()
+        return _deadline(self._parent)
 
     def done(self):
         d = self._done
@@ -203,62 +203,70 @@ class _CancelCtx(Context):
         return _value(self._parent, key)
 
     # The cancel functions handed out by with_cancel / with_cancel_cause.
+    # A node whose error is set but whose children are still held had its
+    # walk cut short (an exception in an after-func, a KeyboardInterrupt):
+    # calling cancel again finishes it, so the first test is on both.
     def _cancel_func(self) -> None:
-        # _cancel(True, Canceled(), None) inlined: this is the hot path.
-        if self._err is not None:
+        if self._err is not None and self._children is None:
             return
         err = _new_canceled()
         with self._mu:
-            if self._err is not None:
-                return
-            self._cause = err
-            self._err = err
-            d = self._done
-            if d is not None:
-                d.close()
+            if self._err is None:
+                self._cause = err
+                self._err = err
+                d = self._done
+                if d is not None:
+                    d.close()
             children = self._children
-            self._children = None
-        if children:
-            _cancel_all(children, err, err)
-        owner = self._owner
-        if owner is not None:
-            self._owner = None
-            with owner._mu:
-                ch = owner._children
-                if ch is not None:
-                    ch.pop(self, None)
+            if not children:
+                self._children = None
+        self._finish(children, True)
 
     def _cancel_cause_func(self, cause: Optional[BaseException] = None) -> None:
-        if self._err is None:
+        if self._err is None or self._children is not None:
             self._cancel(True, _new_canceled(), cause)
 
     def _cancel(self, remove: bool, err: BaseException, cause: Optional[BaseException]) -> None:
         """Cancel this node and its subtree; with `remove`, also unlink it
         from the ancestor it is registered with."""
-        children = self._mark(err, cause)
-        if children:
-            _cancel_all(children, self._err, self._cause)
+        self._finish(self._mark(err, cause), remove)
+
+    def _finish(self, children, remove: bool) -> None:
+        """After _mark: cancel the subtree, unlink from the owner, then raise
+        the first exception the walk met (the walk itself never stops)."""
+        first = _cancel_tree(self, self._err, self._cause) if children else None
         if remove:
             owner = self._owner
             if owner is not None:
                 self._owner = None
                 owner._remove_child(self)
+        if first is not None:
+            raise first
 
     def _mark(self, err, cause):
-        """Record the error and close done; return the children to cancel."""
+        """Record the error (first caller wins) and close done; return the
+        children still to be walked.  They stay in _children until the walk
+        has taken them (see _cancel_tree), so an interrupted walk loses none."""
         if cause is None:
             cause = err
         with self._mu:
-            if self._err is not None:
-                return None
-            self._cause = cause
-            self._err = err
             d = self._done
-            if d is not None:
-                d.close()
-            # else done() will hand out the shared closed channel
+            if self._err is None:
+                self._cause = cause
+                self._err = err
+                if d is not None:
+                    d.close()
+                # else done() will hand out the shared closed channel
+            elif d is not None:
+                # Marked before, maybe by a walk that an exception cut off
+                # between setting _err and closing done: make sure it is closed.
+                try:
+                    d.close()
+                except ClosedChannelError:
+                    pass
             children = self._children
-            self._children = None
+            if not children:
+                self._children = None
         return children
 
     def _parent_canceled(self, err, cause):
@@ -316,7 +324,7 @@ class _TimerCtx(_CancelCtx):
         return children
 
     def _cancel_func(self) -> None:
-        if self._err is None:
+        if self._err is None or self._children is not None:
             self._cancel(True, _new_canceled(), None)
 
     def _expire(self) -> None:
@@ -335,13 +343,18 @@ class _ValueCtx(Context):
         self._val = val
 
     def deadline(self) -> Optional[float]:
-        return self._parent.deadline()
+        return _deadline(self._parent)
 
     def done(self):
-        return self._parent.done()
+        ctx = _past_values(self._parent)
+        return ctx.done()
 
     def err(self) -> Optional[BaseException]:
-        return self._parent.err()
+        ctx = _past_values(self._parent)
+        t = type(ctx)
+        if t is _CancelCtx or t is _TimerCtx:
+            return ctx._err
+        return ctx.err()
 
     def value(self, key: Any) -> Any:
         return _value(self, key)
@@ -400,13 +413,64 @@ def _value(ctx: Any, key: Any) -> Any:
             return ctx.value(key)
 
 
-def _cancel_all(children, err, cause) -> None:
-    """Cancel every node in `children` and below (depth-first, iterative)."""
-    stack = list(children)
-    while stack:
-        more = stack.pop()._parent_canceled(err, cause)
-        if more:
-            stack.extend(more)
+def _past_values(ctx: Any) -> Any:
+    """The nearest ancestor-or-self that is not a value node: what a value
+    node's done() and err() delegate to, found in a loop so a chain of any
+    depth costs no recursion."""
+    while type(ctx) is _ValueCtx:
+        ctx = ctx._parent
+    return ctx
+
+
+def _deadline(ctx: Any) -> Optional[float]:
+    """ctx.deadline() in a loop over our own node types (a timer node's
+    deadline is already the earlier of its own and its parent's)."""
+    while True:
+        t = type(ctx)
+        if t is _ValueCtx or t is _CancelCtx:
+            ctx = ctx._parent
+        elif t is _TimerCtx:
+            return ctx._deadline
+        elif t is _EmptyCtx or t is _WithoutCancelCtx:
+            return None
+        else:
+            return ctx.deadline()
+
+
+def _cancel_tree(root, err, cause) -> Optional[BaseException]:
+    """Cancel everything below `root` (already marked): depth-first and
+    iterative, so depth costs no recursion.  Returns the first exception met
+    instead of raising it, because the walk must finish whatever happens.
+
+    Every step is safe to repeat, so an exception at any bytecode (an
+    after-func's go() failing, a KeyboardInterrupt from a signal handler)
+    loses no node: the node on top of the stack leaves it only in the same
+    statement that puts its children there (one slice assignment), and
+    _parent_canceled on a node already marked just hands back the children
+    it still holds.  A node is cleared of its children only after they are on
+    the stack.  A node that raises twice running is dropped, so a persistent
+    failure cannot spin for ever."""
+    stack = [root]
+    first = failed = top = None
+    while True:
+        # One try around the whole loop, so even the bookkeeping between two
+        # nodes is covered.
+        try:
+            while stack:
+                top = stack[-1]
+                kids = top._parent_canceled(err, cause) if top is not root else root._children
+                if kids:
+                    stack[-1:] = kids
+                    top._children = None
+                else:
+                    del stack[-1]
+            return first
+        except BaseException as exc:
+            if first is None:
+                first = exc
+            if failed is top and stack and stack[-1] is top:
+                del stack[-1]
+            failed = top
 
 
 # ---- linking a new child to its parent (Go's propagateCancel) ----
@@ -461,10 +525,8 @@ def _propagate(parent: Any, child) -> None:
         return
     if owner._add_child(child):
         return
-    # Parent already cancelled: the child starts out cancelled too.
-    more = child._parent_canceled(owner._err, _cause_of_node(owner))
-    if more:
-        _cancel_all(more, owner._err, _cause_of_node(owner))
+    # Parent already cancelled: the child (new, so childless) starts out cancelled too.
+    child._parent_canceled(owner._err, _cause_of_node(owner))
 
 
 def _cause_of_node(node: _CancelCtx):
@@ -545,13 +607,11 @@ def with_cancel_cause(parent: Context) -> Tuple[Context, Callable[..., None]]:
 
 def _with_deadline(parent: Context, deadline: float, deadline_cause) -> Tuple[Context, Callable[[], None]]:
     _check_parent(parent)
-    try:
-        deadline = float(deadline)
-    except (TypeError, ValueError):
-        raise TypeError(f"deadline must be a number (a time.monotonic() value), not {type(deadline).__name__}") from None
-    if deadline != deadline:
-        raise ValueError("deadline must not be NaN")
-    current = parent.deadline()
+    # The library's one rule for seconds (here on the monotonic clock): "5"
+    # or b"5" is a TypeError, not a deadline long past; NaN is ValueError;
+    # beyond a float is +inf, a deadline that never comes.
+    deadline = _gocore._duration_seconds(deadline, "deadline")
+    current = _deadline(parent)
     if current is not None and current <= deadline:
         # The parent ends first anyway: a plain cancel node will do.
         return with_cancel(parent)
@@ -736,6 +796,7 @@ def cause(ctx: Context) -> Optional[BaseException]:
     """
     if ctx is None:
         raise TypeError("cause() needs a context, not None")
+    _check_parent(ctx)
     node = _value(ctx, _CANCEL_KEY)
     if type(node) not in _CANCEL_TYPES:
         return ctx.err()

@@ -22,6 +22,8 @@ from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
+_INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
+
 __all__ = ["ErrGroup"]
 
 
@@ -245,6 +247,8 @@ class ErrGroup:
         if n < 0:
             self._sem = None
             return
+        if n > _INT64_MAX:
+            raise OverflowError(f"limit {n} does not fit in 64 bits (use a negative limit for none)")
         active = self._active.load()
         if active != 0:
             raise RuntimeError(f"errgroup: modify limit while {active} goroutines in the group are still active")

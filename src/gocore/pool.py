@@ -13,8 +13,10 @@ creations and destructions are in flight.
 """
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
-from typing import Any, Callable, Generic, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Deque, Generic, Iterator, List, Optional, Tuple, TypeVar, cast
 
 from gocore import _clock
 from gocore._gocore import Cond, Mutex, _timeout_seconds
@@ -22,6 +24,14 @@ from gocore._gocore import Cond, Mutex, _timeout_seconds
 __all__ = ["Pool"]
 
 T = TypeVar("T")
+
+# What a get can do now (Pool._take_locked).
+_GOT, _STALE, _CREATE, _WAIT = range(4)
+
+
+def _set_done(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class Pool(Generic[T]):
@@ -62,6 +72,7 @@ class Pool(Generic[T]):
         self._idle: List[Tuple[T, float]] = []   # (object, when put back); top = end. Guarded by _mu.
         self._live = 0          # objects created (or being created) and not destroyed. Guarded by _mu.
         self._closed = False    # guarded by _mu
+        self._task_waiters: Deque[Tuple[Any, Any]] = collections.deque()   # (loop, future); guarded by _mu
 
     @property
     def limit(self) -> int:
@@ -76,7 +87,61 @@ class Pool(Generic[T]):
         may now create."""
         with self._mu:
             self._live -= 1
-            self._cond.signal()
+            self._signal_locked()
+
+    def _take_locked(self) -> Tuple[int, Any]:
+        """_mu held: what a get can do now: (_GOT, obj), (_STALE, obj) (too
+        old: destroy it outside the lock and look again; its slot stays
+        counted until destroy() has returned, so a replacement never
+        coexists with it beyond the limit), (_CREATE, None) (a slot is taken
+        for a new object) or (_WAIT, None)."""
+        if self._closed:
+            raise RuntimeError("get from a closed Pool")
+        if self._idle:
+            obj, since = self._idle.pop()
+            if self._max_age is not None and _clock.now() - since > self._max_age:
+                return _STALE, obj
+            return _GOT, obj
+        if self._limit == 0 or self._live < self._limit:
+            self._live += 1
+            return _CREATE, None
+        return _WAIT, None
+
+    def _finish_take(self, kind: int, obj: Any) -> Tuple[bool, Any]:
+        """Outside the lock: (True, obj) for an object to return, (False,
+        None) to look again (a stale object was destroyed)."""
+        if kind == _STALE:
+            try:
+                self._drop(obj)
+            finally:
+                self._release_slot()
+            return False, None
+        if kind == _CREATE:
+            try:
+                obj = self._create()
+            except BaseException:
+                self._release_slot()
+                raise
+            if obj is None:
+                # None cannot be put back (put() refuses it), so handing it
+                # out would lose the slot for good: give the slot back.
+                self._release_slot()
+                raise TypeError(f"Pool create() returned None; it must return the object "
+                                f"to pool (create={self._create!r})")
+        return True, obj
+
+    def _signal_locked(self) -> None:
+        """_mu held: an object or a slot became available: wake one waiting
+        thread and one waiting task (each looks again; a spare wake-up only
+        costs a re-check)."""
+        self._cond.signal()
+        while self._task_waiters:
+            loop, fut = self._task_waiters.popleft()
+            try:
+                loop.call_soon_threadsafe(_set_done, fut)
+                return
+            except RuntimeError:      # its loop is closed: the next one
+                continue
 
     def get(self, timeout: Optional[float] = None) -> T:
         """An idle object, a new one (while under the limit), or the next one
@@ -86,26 +151,11 @@ class Pool(Generic[T]):
         deadline = None if seconds is None else _clock.now() + seconds
         mu = self._mu
         while True:
-            stale = None
-            create = False
             mu.lock()
             try:
                 while True:
-                    if self._closed:
-                        raise RuntimeError("get from a closed Pool")
-                    if self._idle:
-                        obj, since = self._idle.pop()
-                        if self._max_age is not None and _clock.now() - since > self._max_age:
-                            # Too old: destroy it (outside the lock) and look
-                            # again.  Its slot stays counted until destroy()
-                            # has returned, so a replacement never coexists
-                            # with it beyond the limit.
-                            stale = obj
-                            break
-                        return obj
-                    if self._limit == 0 or self._live < self._limit:
-                        self._live += 1
-                        create = True
+                    kind, obj = self._take_locked()
+                    if kind != _WAIT:
                         break
                     if deadline is None:
                         self._cond.wait()
@@ -116,18 +166,46 @@ class Pool(Generic[T]):
                                 raise TimeoutError(f"Pool.get timed out after {timeout} s")
             finally:
                 mu.unlock()
-            if stale is not None:
-                try:
-                    self._drop(stale)
-                finally:
-                    self._release_slot()
+            done, obj = self._finish_take(kind, obj)
+            if done:
+                return cast(T, obj)
+
+    async def aget(self) -> T:
+        """Awaitable ``get``: waits for a ``put`` without blocking the event
+        loop (no timeout: use ``asyncio.timeout``).  A cancelled aget takes
+        nothing: a wake-up it was sent is passed on to the next waiter.
+
+        Example::
+
+            conn = await pool.aget()
+            try:
+                await conn.ping()
+            finally:
+                pool.put(conn)
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            fut = None
+            with self._mu:
+                kind, obj = self._take_locked()
+                if kind == _WAIT:
+                    fut = loop.create_future()
+                    entry = (loop, fut)
+                    self._task_waiters.append(entry)
+            if fut is None:
+                done, obj = self._finish_take(kind, obj)
+                if done:
+                    return cast(T, obj)
                 continue
-            if create:
-                try:
-                    return self._create()
-                except BaseException:
-                    self._release_slot()
-                    raise
+            try:
+                await fut
+            except BaseException:
+                with self._mu:
+                    try:
+                        self._task_waiters.remove(entry)
+                    except ValueError:        # it was woken: pass the wake-up on
+                        self._signal_locked()
+                raise
 
     def put(self, obj: T) -> None:
         """Return `obj` to the pool (ValueError for None).  After ``close()``
@@ -137,7 +215,7 @@ class Pool(Generic[T]):
         with self._mu:
             if not self._closed:
                 self._idle.append((obj, _clock.now()))
-                self._cond.signal()
+                self._signal_locked()
                 return
         try:
             self._drop(obj)
@@ -168,6 +246,8 @@ class Pool(Generic[T]):
             self._closed = True
             idle, self._idle = self._idle, []
             self._cond.broadcast()
+            for _ in range(len(self._task_waiters)):
+                self._signal_locked()
         first_error = None
         for obj, _ in reversed(idle):
             try:

@@ -24,6 +24,8 @@ from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, cause, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
+_INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
+
 __all__ = ["WorkerPool"]
 
 R = TypeVar("R")
@@ -71,6 +73,8 @@ class WorkerPool:
             raise TypeError(f"max_workers must be an int, not {type(max_workers).__name__}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+        if max_workers > _INT64_MAX:
+            raise OverflowError(f"max_workers {max_workers} does not fit in 64 bits")
         self._max = max_workers
         self._sem = Semaphore(max_workers)
         self._wg = WaitGroup()

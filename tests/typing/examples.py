@@ -196,3 +196,45 @@ async def async_pattern_examples() -> int:
         pass
     breaker = gocore.CircuitBreaker()
     return await sf.ado("k", load) + await breaker.acall(load)
+
+
+async def async_examples() -> int:
+    ch: gocore.Chan[int] = gocore.Chan(4)
+    await ch.asend(1)
+    v: int | None = await ch.arecv()
+    w, ok = await ch.arecv_ok()
+    await ch.send_only().asend(2)
+    u = await ch.recv_only().arecv()
+    ch.close()
+    total = 0
+    async for x in ch:
+        total += x
+    async for y in ch.recv_only():
+        total += y
+    i, got = await gocore.aselect(ch.arecv, (ch.asend, 3), gocore.default)
+    mu = gocore.Mutex()
+    await mu.alock()
+    mu.unlock()
+    async with mu:
+        pass
+    rw = gocore.RWMutex()
+    await rw.alock()
+    rw.unlock()
+    await rw.arlock()
+    rw.runlock()
+    async with rw:
+        pass
+    async with rw.rlocker():
+        pass
+    sem = gocore.Semaphore(2)
+    await sem.aacquire(1, ctx=None)
+    sem.release()
+    async with sem:
+        pass
+    wg = gocore.WaitGroup()
+    await wg
+    pool: gocore.Pool[bytearray] = gocore.Pool(lambda: bytearray(1))
+    buf = await pool.aget()
+    pool.put(buf)
+    print(v, w, ok, u, i, got)
+    return total

@@ -17,7 +17,7 @@ from .harness import Row
 
 # Area modules, each with a ROWS list, in table order.  A later area (asyncio,
 # patterns, ...) is one more module, named here.
-AREAS = ["sync", "chan", "layer", "scaling", "executors"]
+AREAS = ["sync", "chan", "aio", "layer", "scaling", "executors"]
 
 
 def all_rows() -> List[Row]:

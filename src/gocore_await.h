@@ -1,0 +1,68 @@
+/* gocore_await.h: the C-level iterator slots of gocore's awaitable twins.
+ *
+ * An awaitable twin is its own iterator; an `await` drives it through
+ * tp_iternext (3.12+) or am_send (3.10, 3.11: PyIter_Send).  Finishing
+ * through Cython would mean raising StopIteration from Cython code, which
+ * records a traceback entry per level -- several times the cost of the
+ * operation itself.  These slots call the core's step function, which
+ * returns either the future to yield or, with *done set, the result, and
+ * finish the await the cheapest way the interpreter allows: am_send returns
+ * PYGEN_RETURN with no exception at all; tp_iternext returns NULL with no
+ * exception for None and sets a bare StopIteration(result) otherwise.
+ */
+#ifndef GOCORE_AWAIT_H
+#define GOCORE_AWAIT_H
+
+#include <Python.h>
+
+typedef PyObject *(*gocore_step_fn)(PyObject *self, int *done);
+
+static gocore_step_fn gocore_await_step = NULL;
+
+static PyObject *gocore_await_iternext(PyObject *self) {
+    int done = 0;
+    PyObject *r = gocore_await_step(self, &done);
+    if (r == NULL || !done)
+        return r;                          /* an error, or the future to yield */
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return NULL;                       /* exhausted: StopIteration(None) */
+    }
+    PyObject *stop = PyObject_CallOneArg(PyExc_StopIteration, r);
+    Py_DECREF(r);
+    if (stop != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, stop);
+        Py_DECREF(stop);
+    }
+    return NULL;
+}
+
+static PySendResult gocore_await_send(PyObject *self, PyObject *arg, PyObject **result) {
+    int done = 0;
+    (void)arg;
+    *result = gocore_await_step(self, &done);
+    if (*result == NULL)
+        return PYGEN_ERROR;
+    return done ? PYGEN_RETURN : PYGEN_NEXT;
+}
+
+/* __await__ returns self: no Python-level call on the way into the await. */
+static PyObject *gocore_await_self(PyObject *self) {
+    Py_INCREF(self);
+    return self;
+}
+
+/* Install the slots on an awaitable type (at import, before any instance). */
+static int gocore_await_install(PyObject *type, gocore_step_fn step) {
+    PyTypeObject *tp = (PyTypeObject *)type;
+    gocore_await_step = step;
+    tp->tp_iternext = gocore_await_iternext;
+    if (tp->tp_as_async != NULL) {
+        tp->tp_as_async->am_await = gocore_await_self;
+        tp->tp_as_async->am_send = gocore_await_send;
+    }
+    PyType_Modified(tp);
+    return 0;
+}
+
+#endif /* GOCORE_AWAIT_H */
