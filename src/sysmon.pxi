@@ -102,6 +102,7 @@ cdef int _sysmon_start(int batch) except -1:
             # Out of threads: queue it again and retry on a later round.
             _queue_unserved(_rq_node(fn, args, kwargs, label, NULL, 0))
             break
+        fn = args = kwargs = label = None    # never pin a goroutine's call here
         started += 1
     return started
 
