@@ -20,8 +20,23 @@ N = 100_000
 SLACK = 256 * 1024
 
 
-def _grows(op, n=N):
-    """Bytes traced memory grew by over n calls of op() (after a warm-up)."""
+def _grows(op, n=N, attempts=3):
+    """Bytes traced memory grew by over n calls of op() (after a warm-up).
+
+    tracemalloc counts every thread, so a thread left over from an earlier
+    test (a cluster's, a parked goroutine's) can allocate inside the window:
+    the least growth of a few attempts is kept, and a real leak, which grows
+    with every call, shows in each of them."""
+    least = None
+    for _ in range(attempts):
+        grew = _grows_once(op, n)
+        least = grew if least is None else min(least, grew)
+        if least < SLACK:
+            break
+    return least
+
+
+def _grows_once(op, n):
     for _ in range(n // 10):
         op()
     gc.collect()
@@ -341,18 +356,22 @@ def test_idle_workers_retire_and_threads_return_to_baseline():
     gc.collect()
     old = _retire_idle_workers_soon(0.05)
     try:
-        wait_until(lambda: _gocore._scheduler_stats()["workers"] == 0, timeout=30)
+        # Idle workers retired: every worker left runs a goroutine (an
+        # earlier test's goroutine may still be parked somewhere).
+        idle_gone = lambda: _gocore._scheduler_stats()["workers"] <= gocore.num_goroutine()  # noqa: E731
+        wait_until(idle_gone, timeout=30)
+        base_workers = _gocore._scheduler_stats()["workers"]
         baseline = threading.active_count()
         gate = threading.Event()
         wg = gocore.WaitGroup()
         for _ in range(16):
             wg.go(gate.wait, 30)     # 16 goroutines that block: 16 workers
-        wait_until(lambda: _gocore._scheduler_stats()["workers"] >= 16)
+        wait_until(lambda: _gocore._scheduler_stats()["workers"] >= base_workers + 16)
         assert threading.active_count() >= baseline
         gate.set()
         assert wg.wait(30)
-        wait_until(lambda: _gocore._scheduler_stats()["workers"] == 0, timeout=30)
-        wait_until(lambda: threading.active_count() == baseline, timeout=30)
+        wait_until(lambda: _gocore._scheduler_stats()["workers"] <= base_workers, timeout=30)
+        wait_until(lambda: threading.active_count() <= baseline, timeout=30)
     finally:
         _retire_idle_workers_soon(old)
 
