@@ -356,6 +356,13 @@ def test_idle_workers_retire_and_threads_return_to_baseline():
     gc.collect()
     old = _retire_idle_workers_soon(0.05)
     try:
+        # Workers parked before the call keep their old idle deadline (an
+        # earlier test's may be 600 s): give each one a short goroutine so it
+        # parks again under the new one.
+        kick = gocore.WaitGroup()
+        for _ in range(_gocore._scheduler_stats()["available"] + 4):
+            kick.go(time.sleep, 0.02)
+        assert kick.wait(30)
         # Idle workers retired: every worker left runs a goroutine (an
         # earlier test's goroutine may still be parked somewhere).
         idle_gone = lambda: _gocore._scheduler_stats()["workers"] <= gocore.num_goroutine()  # noqa: E731
