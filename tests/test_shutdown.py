@@ -72,7 +72,7 @@ SCENARIOS = {
         gocore.go(wg.wait)
         gocore.go(sem.acquire, 1, ctx=ctx)
         gocore.go(once.do, lambda: threading.Event().wait())
-        gocore.go(once.do, print)
+        gocore.go(once.do, lambda: None)   # blocked behind the first (whichever starts first)
         time.sleep(0.05)
     """,
     "a WorkerPool busy": """
