@@ -28,7 +28,9 @@ cdef extern from "gocore_park.h" nogil:
     void gocore_parker_init(gocore_parker* p)
     void gocore_parker_destroy(gocore_parker* p)
     bint gocore_park(gocore_parker* p, int64_t deadline)
+    bint gocore_park_nospin(gocore_parker* p, int64_t deadline)
     void gocore_unpark(gocore_parker* p)
+    int64_t gocore_park_set_spin(int64_t mode)
 
 cdef extern from "gocore_clock.h" nogil:
     int64_t gocore_now()

@@ -72,6 +72,7 @@ static inline void gocore_unpark(gocore_parker *p) {
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "gocore_spin.h"
 
 static inline int64_t gocore_nanotime(void) {
     struct timespec ts;
@@ -79,16 +80,84 @@ static inline int64_t gocore_nanotime(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* word: 0 IDLE (nobody told us; the sleeper is about to futex-wait or is
+ * waiting), 1 NOTIFIED, 2 SPINNING (the sleeper is watching the word and
+ * needs no futex wake).  See gocore_spin.h for when and how long it spins.
+ *
+ * Memory-ordering argument.  The waker's only access is one seq_cst
+ * exchange of the word to NOTIFIED (its release half publishes every write
+ * to the waiter record made before it); it then issues FUTEX_WAKE only if
+ * the old value was IDLE.  The sleeper leaves SPINNING by a CAS 2 -> 0 before
+ * it futex-waits.  Both are read-modify-writes of one word, so the word's
+ * modification order puts one first: exchange first, the CAS fails, the
+ * sleeper sees NOTIFIED (acquire) and returns without sleeping, and no wake
+ * was needed; CAS first, the exchange returns IDLE and wakes, and FUTEX_WAIT
+ * re-checks word == 0 inside the kernel, so a wake that lands before the
+ * sleeper enters the wait is not lost.  A sleeper that sees NOTIFIED in its
+ * spin read it with acquire, pairing with the exchange.  The waker never
+ * reads the record after the exchange, so "last touch" still holds (the
+ * FUTEX_WAKE on a possibly reused address stays harmless, as before). */
+#define GOCORE_PARK_IDLE 0
+#define GOCORE_PARK_NOTIFIED 1
+#define GOCORE_PARK_SPINNING 2
+
 typedef struct { int32_t word; } gocore_parker;
 
-static inline void gocore_parker_init(gocore_parker *p) { p->word = 0; }
+static inline void gocore_parker_init(gocore_parker *p) { p->word = GOCORE_PARK_IDLE; }
 static inline void gocore_parker_destroy(gocore_parker *p) { (void)p; }
 
-static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+/* Spin on the word for the learned budget (bounded by the deadline): 1 when
+ * an unpark arrived meanwhile (consumed), 0 with the word back at IDLE. */
+static inline int gocore_park_spin(gocore_parker *p, int64_t deadline) {
+    int64_t start = gocore_nanotime();
+    if (deadline != GOCORE_NO_DEADLINE && start >= deadline)
+        return 0;
+    if (!gocore_spin_begin(start))
+        return 0;
+    int32_t expect = GOCORE_PARK_IDLE;
+    if (!__atomic_compare_exchange_n(&p->word, &expect, GOCORE_PARK_SPINNING, 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+        gocore_spin_end(1, 0);   /* already NOTIFIED: consume it */
+        __atomic_store_n(&p->word, GOCORE_PARK_IDLE, __ATOMIC_RELAXED);
+        return 1;
+    }
+    int64_t until = start + gocore_spin_limit();
+    if (deadline < until)
+        until = deadline;
+    int64_t now = start;
     for (;;) {
-        int32_t one = 1;
+        for (int i = 0; i < GOCORE_SPIN_CHECK_EVERY; i++) {
+            if (__atomic_load_n(&p->word, __ATOMIC_ACQUIRE) == GOCORE_PARK_NOTIFIED) {
+                __atomic_store_n(&p->word, GOCORE_PARK_IDLE, __ATOMIC_RELAXED);
+                gocore_spin_end(1, gocore_nanotime() - start);
+                return 1;
+            }
+            gocore_cpu_relax();
+        }
+        now = gocore_nanotime();
+        if (now >= until)
+            break;
+    }
+    expect = GOCORE_PARK_SPINNING;
+    if (!__atomic_compare_exchange_n(&p->word, &expect, GOCORE_PARK_IDLE, 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+        /* The unpark landed between our last look and the CAS: count it as
+         * answered (the spin did its job), consume it. */
+        __atomic_store_n(&p->word, GOCORE_PARK_IDLE, __ATOMIC_RELAXED);
+        gocore_spin_end(1, now - start);
+        return 1;
+    }
+    gocore_spin_end(0, now - start);
+    return 0;
+}
+
+/* Park without spinning first: for sleeps that are rarely answered at once
+ * (a periodic monitor's ticks), where a spin would only burn the CPU. */
+static inline int gocore_park_nospin(gocore_parker *p, int64_t deadline) {
+    for (;;) {
+        int32_t one = GOCORE_PARK_NOTIFIED;
         /* consume the notification: 1 -> 0 */
-        if (__atomic_compare_exchange_n(&p->word, &one, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        if (__atomic_compare_exchange_n(&p->word, &one, GOCORE_PARK_IDLE, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
             return 1;
         struct timespec rel, *prel = NULL;
         if (deadline != GOCORE_NO_DEADLINE) {
@@ -98,12 +167,17 @@ static inline int gocore_park(gocore_parker *p, int64_t deadline) {
             rel.tv_nsec = (long)(left % 1000000000);
             prel = &rel;
         }
-        syscall(SYS_futex, &p->word, FUTEX_WAIT_PRIVATE, 0, prel, NULL, 0);
+        syscall(SYS_futex, &p->word, FUTEX_WAIT_PRIVATE, GOCORE_PARK_IDLE, prel, NULL, 0);
     }
 }
+static inline int gocore_park(gocore_parker *p, int64_t deadline) {
+    return gocore_park_spin(p, deadline) || gocore_park_nospin(p, deadline);
+}
 static inline void gocore_unpark(gocore_parker *p) {
-    __atomic_store_n(&p->word, 1, __ATOMIC_SEQ_CST);
-    syscall(SYS_futex, &p->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    /* A spinning sleeper sees the word change; only an IDLE one (asleep or
+     * about to be) needs the kernel. */
+    if (__atomic_exchange_n(&p->word, GOCORE_PARK_NOTIFIED, __ATOMIC_SEQ_CST) == GOCORE_PARK_IDLE)
+        syscall(SYS_futex, &p->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 #else
@@ -171,5 +245,21 @@ static inline void gocore_unpark(gocore_parker *p) {
     pthread_mutex_unlock(&p->mu);
 }
 #endif
+
+#if !defined(__linux__) || defined(GOCORE_PARK_CONDVAR)
+#define gocore_park_nospin gocore_park    /* these parkers never spin */
+#endif
+
+/* Spinning before parking: 0 off, 1 on where the gate allows, 2 always
+ * (tests, so the spinning states are exercised on a loaded box); returns the
+ * previous mode.  Platforms whose parker never spins report 0. */
+static inline int64_t gocore_park_set_spin(int64_t mode) {
+#if defined(__linux__) && !defined(GOCORE_PARK_CONDVAR)
+    return gocore_swap(&gocore_spin_enabled, mode < 0 ? 0 : mode > 2 ? 2 : mode);
+#else
+    (void)mode;
+    return 0;
+#endif
+}
 
 #endif /* GOCORE_PARK_H */

@@ -26,6 +26,7 @@ cdef RunNode* _rq_node(object fn, tuple args, object kwargs, object label,
     else:
         n.kwargs = NULL
     n.next = NULL
+    n.queued_at = gocore_nanotime()
     return n
 
 
@@ -160,7 +161,7 @@ cdef void _run_node(GoRecord* rec, RunNode* n) noexcept:
 
 cdef void _run_node_call(GoRecord* rec, RunNode* n) noexcept:
     # Take over the queue's references (the casts add one, the DECREFs drop
-    # the queue's), then free the node before running user code.
+    # the queue's), then free the node.
     fn = <object>n.fn
     args = <object>n.args
     kwargs = <object>n.kwargs if n.kwargs != NULL else None
@@ -183,6 +184,7 @@ cdef RunNode* _find_work(GoWorker* w) noexcept:
     while True:
         n = _rq_pop()
         if n != NULL:
+            gocore_add(&_sched_progress, 1)     # the monitor's sign of life
             if spinning:
                 gocore_add(&_nspinning, -1)
             # More queued and nobody looking: wake the next worker before we
@@ -276,39 +278,27 @@ cdef int _spawn(object fn, tuple args, object kwargs, object label) except -1:
                     _wake_one()
                 return 0
             v = gocore_load_acquire(&_navail)
-        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0:
+        if attempt == 0 and gocore_load_acquire(&_rq_len) > 0 and _may_start_at_once():
             # Every free worker is reserved for queued goroutines that have
             # not started, typically because this thread has been spawning
             # while holding the GIL.  Give them the CPU (and the GIL) once:
             # running trivial goroutines frees workers far sooner than a new
             # thread could start.  Only a heuristic: correctness never
             # depends on it, the new thread below is still started if needed.
+            # (Past the point where it would start one, the goroutine is
+            # queued instead, and yielding would only slow the spawner.)
             with nogil:
                 gocore_os_yield()
         else:
             break
-    # Every worker is busy (or reserved): a new thread, so that this goroutine
-    # never waits for one that may be blocked.  Its record is registered now
-    # and shows the goroutine as runnable until the thread adopts it.
-    cdef GoRecord* rec = <GoRecord*>PyMem_RawMalloc(sizeof(GoRecord))
-    if rec == NULL:
-        _rq_free(n)
-        gocore_add(&_ngoroutines, -1)
-        raise MemoryError()
+    # Every worker is busy (or reserved): a new thread at once while the pool
+    # is small, else queue and let the monitor judge (sysmon_decls.pxi).
+    if not _may_start_at_once():
+        return _queue_unserved(n)
     gocore_add(&_nworkers, 1)
-    rec_register(rec, REC_WORKER, 0)
-    rec_start(rec, n.gid, n.label, n.code, n.lasti)     # takes over those two
-    n.label = n.code = NULL
-    rec.wait = WAIT_RUNNABLE
     try:
-        # The new thread takes over the node (and frees it).
-        _thread.start_new_thread(_worker_main, (<size_t>n, <size_t>rec))
+        _start_worker(n)
     except BaseException:
-        _rq_free(n)
-        rec_unregister(rec)
-        rec_finish(rec)
-        PyMem_RawFree(rec)
-        gocore_add(&_nworkers, -1)
         gocore_add(&_ngoroutines, -1)
         raise
     return 0
@@ -373,6 +363,7 @@ def _scheduler_stats():
         "spinning": gocore_load_acquire(&_nspinning),
         "queued": gocore_load_acquire(&_rq_len),
         "goroutines": gocore_load_acquire(&_ngoroutines),
+        "started": gocore_load_acquire(&_nstarted),
     }
 
 
@@ -400,6 +391,7 @@ cdef void sched_reset_after_fork() noexcept nogil:
     gocore_store(&_nspinning, 0)
     gocore_store(&_ngoroutines, 0)
     gocore_store(&_nworkers, 0)
+    sysmon_reset_after_fork()
 
 
 # -- what dumps read: the records of running goroutines and the queued ones --

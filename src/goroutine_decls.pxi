@@ -55,6 +55,7 @@ cdef struct RunNode:
     PyObject* args         # a tuple
     PyObject* kwargs       # a dict, or NULL for no keyword arguments
     RunNode* next          # guarded by _rq_lock
+    int64_t queued_at      # gocore_nanotime() when made: the monitor's queue age (sysmon_decls.pxi)
     int64_t gid            # the goroutine's id
     PyObject* label        # owned: the function its record names (see gorecord_decls.pxi)
     PyObject* code         # owned: code object of the go() call site, or NULL

@@ -322,9 +322,12 @@ def test_first_goroutine_of_a_new_worker_is_not_pinned():
         n = _gocore._scheduler_stats()["workers"] + 4
         args = [_Weakrefable() for _ in range(n)]
         refs = [weakref.ref(a) for a in args]
+        started = gocore.WaitGroup()
+        started.add(n)
         for a in args:
-            wg.go(lambda a, gate=gate: gate.wait(30), a)
+            wg.go(lambda a, gate=gate: (started.done(), gate.wait(30)), a)
         del args, a
+        assert started.wait(60)       # all blocked at once: each needed a thread
         gate.set()
         assert wg.wait(30)
         gc.collect()
