@@ -22,6 +22,15 @@
 from cpython.ref cimport Py_XINCREF
 from libc.string cimport memmove
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
+from cpython.sequence cimport PySequence_Fast_ITEMS
+
+cdef extern from "gocore_select.h":
+    ctypedef object (*gocore_select_body_t)(PyObject** cases, Py_ssize_t n, object timeout)
+    gocore_select_body_t gocore_select_body
+    ctypedef struct PyMethodDef:
+        const char* ml_doc
+    PyMethodDef gocore_select_def
+    object PyCFunction_NewEx(PyMethodDef* ml, PyObject* self, object module)
 
 cdef extern from "Python.h":
     bint PyMethod_Check(object o)
@@ -121,7 +130,21 @@ cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
     return (<RecvChan>o)._ch if isinstance(o, RecvChan) else None
 
 
-cdef int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
+cdef inline int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
+    # The common case first, with no twin lookup: ch.recv of a plain Chan.
+    cdef PyObject* f
+    cdef Chan ch
+    if PyMethod_Check(case) and PyMethod_GET_FUNCTION(case) == <PyObject*>_f_chan_recv:
+        ch = _case_chan(PyMethod_GET_SELF(case), False, False)
+        if ch is not None:
+            sc.kind = CASE_RECV
+            sc.value = NULL
+            sc.core = NULL if ch._nil else &ch._c
+            return 0
+    return _parse_case_any(case, i, sc)
+
+
+cdef int _parse_case_any(object case, Py_ssize_t i, SelCase* sc) except -1:
     cdef PyObject* f
     cdef Chan ch = None
     if isinstance(case, tuple):
@@ -353,19 +376,39 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
 
 cdef Py_ssize_t sel_parse(object cases, Py_ssize_t n, SelCase* cs, Py_ssize_t* order,
                           Py_ssize_t* m) except -2:
-    """Parse the case tuple into cs and shuffle the non-default cases into
-    order[0:m] (inside-out Fisher-Yates); return the default's index or -1."""
+    """sel_parse_items over a tuple of cases (aselect's form)."""
+    return sel_parse_items(<PyObject**>PySequence_Fast_ITEMS(cases), n, cs, order, m)
+
+
+@cython.cdivision(True)
+cdef Py_ssize_t sel_parse_items(PyObject** cases, Py_ssize_t n, SelCase* cs,
+                                Py_ssize_t* order, Py_ssize_t* m) except -2:
+    """Parse the cases into cs and shuffle the non-default cases into
+    order[0:m] (inside-out Fisher-Yates); return the default's index or -1.
+    One 64-bit draw feeds the shuffle: step k takes `r % (k + 1)` and
+    divides it out, so the digits of r in the mixed radix 2, 3, ..., m are
+    the swaps; it is redrawn once they run out (m! above 2^64 - past 20
+    cases).  The bias is that of the modulo, far below 2^-40."""
     cdef Py_ssize_t i, j, dflt = -1
+    cdef uint64_t r = gocore_fastrand()
+    cdef uint64_t room = 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t k1
     m[0] = 0
     for i in range(n):
-        case = <object>PyTuple_GET_ITEM(cases, i)
+        case = <object>cases[i]
         if case is _DEFAULT:
             if dflt >= 0:
                 raise TypeError(f"select has more than one default case ({dflt} and {i})")
             dflt = i
             continue
         _parse_case(case, i, &cs[i])
-        j = gocore_randn(m[0] + 1)
+        k1 = <uint64_t>(m[0] + 1)
+        if room < k1:
+            r = gocore_fastrand()
+            room = 0xFFFFFFFFFFFFFFFF
+        j = <Py_ssize_t>(r % k1)
+        r //= k1
+        room //= k1
         order[m[0]] = order[j]
         order[j] = i
         m[0] += 1
@@ -388,22 +431,8 @@ cdef object sel_poll(SelCase* cs, Py_ssize_t* order, Py_ssize_t m):
     return None
 
 
-def select(*cases, timeout=None):
-    """Wait until one of `cases` can proceed, perform exactly that one, and
-    return ``(index, received)`` (Go's ``select``).
-
-    A case is ``ch.recv``, ``ch.recv_ok``, ``(ch.send, value)`` (of a Chan
-    or a view) or ``gocore.default``.  ``received`` is the value for
-    ``recv``, ``(value, ok)`` for ``recv_ok``, None for a send or default.
-    Several ready cases: one is chosen uniformly at random.  A chosen send
-    on a closed channel raises ClosedChannelError; `timeout` running out
-    raises TimeoutError; cases on ``nilchan`` are never ready.
-
-    Example::
-
-        i, v = gocore.select(jobs.recv, (results.send, r), timeout=1.0)
-    """
-    cdef Py_ssize_t n = PyTuple_GET_SIZE(cases)
+cdef object sel_call(PyObject** cases, Py_ssize_t n, object timeout):
+    """select's body; gocore_select.h calls it with the caller's arguments."""
     cdef int64_t deadline = deadline_from_timeout(timeout)
     cdef SelCase small_cases[SELECT_STACK_CASES]
     cdef Py_ssize_t small_order[SELECT_STACK_CASES]
@@ -418,7 +447,7 @@ def select(*cases, timeout=None):
             PyMem_Free(order)
             raise MemoryError()
     try:
-        dflt = sel_parse(cases, n, cs, order, &m)
+        dflt = sel_parse_items(cases, n, cs, order, &m)
         res = sel_poll(cs, order, m)
         if res is not None:
             return res
@@ -429,3 +458,28 @@ def select(*cases, timeout=None):
         if cs != small_cases:
             PyMem_Free(cs)
             PyMem_Free(order)
+
+
+cdef const char* _SELECT_DOC = b"""select(*cases, timeout=None)
+--
+
+Wait until one of `cases` can proceed, perform exactly that one, and
+return ``(index, received)`` (Go's ``select``).
+
+A case is ``ch.recv``, ``ch.recv_ok``, ``(ch.send, value)`` (of a Chan
+or a view) or ``gocore.default``.  ``received`` is the value for
+``recv``, ``(value, ok)`` for ``recv_ok``, None for a send or default.
+Several ready cases: one is chosen uniformly at random.  A chosen send
+on a closed channel raises ClosedChannelError; `timeout` running out
+raises TimeoutError; cases on ``nilchan`` are never ready.
+
+Example::
+
+    i, v = gocore.select(jobs.recv, (results.send, r), timeout=1.0)
+"""
+
+# A METH_FASTCALL builtin (gocore_select.h) rather than a `def`: the cases
+# are read from the caller's argument array with no tuple built per call.
+gocore_select_body = <gocore_select_body_t>sel_call
+gocore_select_def.ml_doc = _SELECT_DOC
+select = PyCFunction_NewEx(&gocore_select_def, NULL, __name__)
