@@ -19,7 +19,6 @@ from typing import Any, Callable, Generator, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
-from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
@@ -243,7 +242,7 @@ class ErrGroup:
                 else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
         sem = self._sem
         if sem is not None:
-            await acquire_slot(sem)
+            await sem.aacquire(1)
         self._launch(sem, fn, args, kwargs, task)
 
     def set_limit(self, n: int) -> None:
@@ -296,7 +295,7 @@ class ErrGroup:
             self._cancel(self._err)
 
     async def _await(self) -> None:
-        await wait_group(self._wg)
+        await self._wg
         self._waited()
 
     def __await__(self) -> Generator[Any, None, None]:
@@ -311,7 +310,7 @@ class ErrGroup:
         if exc_type is None:
             await self._await()
             return False
-        await wait_group(self._wg)      # as __exit__: the block's exception wins
+        await self._wg      # as __exit__: the block's exception wins
         self._exited()
         return False
 

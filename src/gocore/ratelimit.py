@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from gocore import _aio, _clock
+from gocore import _asyncio_bridge, _clock
 from gocore._gocore import Chan, Mutex, _install_clock, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
 from gocore.timers import Timer
@@ -278,7 +278,7 @@ class RateLimiter(_TokenBucket):
         if r is None:
             return
         try:
-            fired = await _aio.sleep(r.delay(), ctx)
+            fired = await _asyncio_bridge.sleep(r.delay(), ctx)
         except BaseException:
             r.cancel()
             raise

@@ -21,7 +21,6 @@ from typing import Any, Callable, Generator, Iterable, List, Literal, Optional, 
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
-from gocore.aio import acquire_slot, wait_group
 from gocore.context import Context, _CancelCauseFunc, background, cause, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
@@ -198,9 +197,9 @@ class WorkerPool:
     async def _atake_slot(self, ctx: Optional[Context]) -> bool:
         """``_take_slot`` for a task: the loop runs on while it waits."""
         try:
-            await acquire_slot(self._sem, ctx)
+            await self._sem.aacquire(1, ctx)
         except CancelledError:
-            raise       # a cancelled wait holds nothing (acquire_slot's rule)
+            raise       # a cancelled wait holds nothing (Semaphore.aacquire's rule)
         except BaseException:
             if ctx is not None and ctx.err() is not None:
                 return False
@@ -355,7 +354,7 @@ class WorkerPool:
         return False
 
     async def _await(self) -> None:
-        await wait_group(self._wg)
+        await self._wg
         self._waited()
 
     def __await__(self) -> Generator[Any, None, None]:
