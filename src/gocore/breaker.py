@@ -17,11 +17,14 @@ import inspect
 import math
 import random
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from gocore import _clock
-from gocore._gocore import Mutex
+from gocore._gocore import Mutex, _duration_seconds
 from gocore.errors import BreakerOpenError
+
+if TYPE_CHECKING:
+    from gocore.timers import Seconds
 
 __all__ = ["CircuitBreaker", "AdaptiveBreaker", "Ticket"]
 
@@ -137,10 +140,8 @@ def _positive_int(value: Any, what: str) -> int:
 
 
 def _seconds(value: Any, what: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    s = float(value)
-    if s != s or s < 0 or (positive and s == 0):
+    s = _duration_seconds(value, what)      # the library's one type rule (timeout.pxi)
+    if s < 0 or (positive and s == 0):
         raise ValueError(f"{what} must be {'> 0' if positive else '>= 0'}, got {value!r}")
     return s
 
@@ -175,7 +176,7 @@ class CircuitBreaker(_Breaker):
             ...
     """
 
-    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 60.0,
+    def __init__(self, failure_threshold: int = 5, reset_timeout: Seconds = 60.0,
                  half_open_max_calls: int = 1,
                  is_failure: Optional[Callable[[BaseException], bool]] = None,
                  on_state_change: Optional[Callable[[str, str], Any]] = None) -> None:
@@ -339,7 +340,7 @@ class AdaptiveBreaker(_Breaker):
             ...
     """
 
-    def __init__(self, k: float = 1.5, window: float = 10.0, buckets: int = 40) -> None:
+    def __init__(self, k: float = 1.5, window: Seconds = 10.0, buckets: int = 40) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, float)):
             raise TypeError(f"k must be a number, not {type(k).__name__}")
         if not k > 0 or k == math.inf:

@@ -22,9 +22,9 @@ import math
 from typing import Any, Optional
 
 from gocore import _asyncio_bridge, _clock
-from gocore._gocore import Chan, Mutex, _install_clock, _TokenBucket, select
+from gocore._gocore import Chan, Mutex, _install_clock, _timeout_seconds, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
-from gocore.timers import Timer
+from gocore.timers import Seconds, Timer
 
 __all__ = ["RateLimiter", "Reservation"]
 
@@ -215,10 +215,11 @@ class RateLimiter(_TokenBucket):
                     self._last_event = previous
             r._tokens = 0                 # a second cancel gives nothing back
 
-    def _start_wait(self, n: int, ctx: Any, timeout: Optional[float]) -> Optional[Reservation]:
+    def _start_wait(self, n: int, ctx: Any, timeout: Any) -> Optional[Reservation]:
         """The checks and the reservation shared by acquire and aacquire:
         None when the tokens are there now, else the reservation to wait for."""
         _check_count(n, "n")
+        seconds = _timeout_seconds(timeout)     # the library's one rule (timeout.pxi); None: forever
         with self._mu:
             burst, limit = self._burst, self._limit
         if n > burst and limit != _INF:
@@ -230,8 +231,8 @@ class RateLimiter(_TokenBucket):
         t = _clock.now()
         wait_limit = _INF
         deadline_first = False
-        if timeout is not None:
-            wait_limit = max(float(timeout), 0.0)
+        if seconds is not None:
+            wait_limit = seconds
         deadline = ctx.deadline() if ctx is not None else None
         if deadline is not None and deadline - t <= wait_limit:
             wait_limit = deadline - t
@@ -246,7 +247,7 @@ class RateLimiter(_TokenBucket):
             return None
         return r
 
-    def acquire(self, n: int = 1, ctx: Any = None, timeout: Optional[float] = None) -> None:
+    def acquire(self, n: int = 1, ctx: Any = None, timeout: Optional[Seconds] = None) -> None:
         """Wait until `n` tokens are granted, first come first served.
 
         Raises ``ValueError`` if `n` exceeds the burst of a finite rate; raises
