@@ -15,10 +15,11 @@ from __future__ import annotations
 import threading
 from asyncio import CancelledError
 from types import TracebackType
-from typing import Any, Callable, Generator, Literal, Optional, Tuple
+from typing import Any, Callable, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
+from gocore._group import GroupScope
 from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
@@ -27,7 +28,7 @@ _INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
 __all__ = ["ErrGroup"]
 
 
-class ErrGroup:
+class ErrGroup(GroupScope):
     """A group of goroutines working on subtasks of one task, with the first
     exception reported by ``wait()`` (Go's ``errgroup.Group``).
 
@@ -276,9 +277,6 @@ class ErrGroup:
             # repeated waits do not pile up frames on the exception.
             raise err.with_traceback(self._tb)
 
-    def __enter__(self) -> "ErrGroup":
-        return self
-
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
@@ -293,17 +291,6 @@ class ErrGroup:
     def _exited(self) -> None:
         if self._cancel is not None:
             self._cancel(self._err)
-
-    async def _await(self) -> None:
-        await self._wg
-        self._waited()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        """``await g``: ``wait()`` for a task (the loop keeps running)."""
-        return self._await().__await__()
-
-    async def __aenter__(self) -> "ErrGroup":
-        return self
 
     async def __aexit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> Literal[False]:
