@@ -20,6 +20,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from gocore import _clock
+from gocore._args import check_int
 from gocore._gocore import Mutex, _duration_seconds
 from gocore.errors import BreakerOpenError
 
@@ -87,6 +88,11 @@ class _Breaker:
     def _report(self, token: Any, failed: bool) -> None:
         raise NotImplementedError
 
+    def _report_raised(self, token: Any, exc: BaseException) -> None:
+        """The outcome of a call that raised `exc`: a failure unless
+        `is_failure` says otherwise (then it counts as a success)."""
+        self._report(token, bool(self._is_failure(exc)))
+
     def allow(self) -> Ticket:
         """Admit one call, or raise ``BreakerOpenError``; report its outcome on
         the returned ``Ticket``."""
@@ -99,7 +105,7 @@ class _Breaker:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(token, bool(self._is_failure(exc)))
+            self._report_raised(token, exc)
             raise
         self._report(token, False)
         return result
@@ -110,7 +116,7 @@ class _Breaker:
         try:
             result = await coro_fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(token, bool(self._is_failure(exc)))
+            self._report_raised(token, exc)
             raise
         self._report(token, False)
         return result
@@ -132,11 +138,7 @@ class _Breaker:
 
 
 def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{what} must be >= 1, got {value}")
-    return value
+    return check_int(value, what, 1)
 
 
 def _seconds(value: Any, what: str, positive: bool = False) -> float:
@@ -248,7 +250,7 @@ class CircuitBreaker(_Breaker):
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(gen, bool(self._is_failure(exc)))
+            self._report_raised(gen, exc)
             raise
         if self._failures or self._state is not CLOSED:
             self._report(gen, False)

@@ -22,6 +22,7 @@ import math
 from typing import Any, Optional
 
 from gocore import _asyncio_bridge, _clock
+from gocore._args import check_int
 from gocore._gocore import Chan, Mutex, _install_clock, _timeout_seconds, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
 from gocore.timers import Seconds, Timer
@@ -42,13 +43,10 @@ def _check_rate(rate: Any) -> float:
 
 
 def _check_count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, got {value}")
-    if value >= 1 << 63:
-        raise OverflowError(f"{what} must fit in 64 bits, got {value}")
-    return value
+    count = check_int(value, what, 0)
+    if count >= 1 << 63:
+        raise OverflowError(f"{what} must fit in 64 bits, got {count}")
+    return count
 
 
 class Reservation:
