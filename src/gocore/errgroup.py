@@ -195,10 +195,7 @@ class ErrGroup(GroupScope):
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine of the group, first
         waiting while the group is at its limit (see ``set_limit``)."""
-        if not callable(fn):
-            raise _not_callable("ErrGroup.go", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.go", fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
@@ -207,15 +204,22 @@ class ErrGroup(GroupScope):
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
-        if not callable(fn):
-            raise _not_callable("ErrGroup.try_go", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.try_go", fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
         self._launch(sem, fn, args, kwargs, task)
         return True
+
+    def _prepare(self, where: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+        """The checks before a slot is taken: `fn` callable, and its executor
+        task prepared (None: it runs as a goroutine)."""
+        if not callable(fn):
+            raise _not_callable(where, fn)
+        if self._exec is None:
+            return None
+        return self._exec.prepare(self._xctx, fn, args, kwargs)  # type: ignore[arg-type]
 
     def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 task: Any) -> None:
@@ -237,10 +241,7 @@ class ErrGroup(GroupScope):
                 await g.ago(fetch_async, url)
             await g
         """
-        if not callable(fn):
-            raise _not_callable("ErrGroup.ago", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.ago", fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             await sem.aacquire(1)
