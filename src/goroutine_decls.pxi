@@ -93,10 +93,25 @@ cdef object _skip_files = None
 cdef int64_t _idle_timeout_ns = 5_000_000_000
 
 
-# ---- the scheduler's surface (goroutine.pxi) ----
-#
-# _spawn(fn, args, kwargs, label)  run fn(*args, **kwargs) on a worker (go(), WaitGroup.go);
-#                              dumps name `label` (None: fn)
-# _report_panic(exc)           hand an escaped exception to the panic handler (hooks.pxi)
-# sched_reset_after_fork()     forget the parent's workers and queue (fork.pxi)
+# One record a dump copies out of a worker record or a queued RunNode while
+# holding that list's spin lock (goroutine_dump.pxi).
+cdef struct _GoCopy:
+    int64_t gid
+    PyObject* label         # owned by the copy
+    PyObject* code          # owned by the copy, or NULL
+    int64_t lasti
+    int64_t wait
+    int64_t since
+    unsigned long ident
 
+
+# ---- the scheduler's surface, by file ----
+#
+# sched.pxi           the run queue, the idle stack, the worker loop and
+#   _spawn(fn, args, kwargs, label)  run fn(*args, **kwargs) on a worker (go(),
+#                                WaitGroup.go); dumps name `label` (None: fn)
+#   sched_reset_after_fork()     forget the parent's workers and queue (fork.pxi)
+# hooks.pxi
+#   _report_panic(exc)           hand an escaped exception to the panic handler
+# goroutine.pxi       go(), num_goroutine() and the test knobs Python calls
+# goroutine_dump.pxi  _goroutine_table(): the rows gocore.dump prints

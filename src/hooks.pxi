@@ -54,3 +54,24 @@ def _install_deadlock_probe(probe):
     """Called by gocore.deadlock: `probe`, or None to switch detection off."""
     global _deadlock_probe
     _deadlock_probe = probe
+
+
+# -- the panic path: how an escaped exception reaches _panic_dispatch --
+
+cdef void _report_panic(BaseException exc) noexcept:
+    """Hand an exception that escaped a goroutine to the panic handler; the
+    handler failing is reported to stderr, never allowed to kill the worker."""
+    try:
+        if _panic_dispatch is not None:
+            _panic_dispatch(exc)
+        else:
+            import traceback
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+    except BaseException:
+        try:
+            import sys, traceback
+            if sys.stderr is not None:
+                sys.stderr.write("gocore: the panic handler raised:\n")
+                traceback.print_exc()
+        except BaseException:
+            pass

@@ -77,3 +77,18 @@ class _Timeout310:
 @pytest.fixture(params=LOOPS)
 def loop_kind(request):
     return request.param
+
+
+async def cancelled_while_parked(aw, before_cancel=None):
+    """Run `aw` as a task, let it park (10 ms), call before_cancel() if given
+    (e.g. a release that hands it the resource), cancel it, and check that
+    awaiting it raises CancelledError."""
+    import pytest
+
+    t = asyncio.ensure_future(aw)
+    await asyncio.sleep(0.01)
+    if before_cancel is not None:
+        before_cancel()
+    t.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await t

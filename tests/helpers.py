@@ -53,3 +53,20 @@ def block_on(ctx, timeout=30):
     import gocore
 
     gocore.Semaphore(0).acquire(1, ctx=ctx, timeout=timeout)
+
+
+def outcome_in_goroutine(fn, *args, **kwargs):
+    """Run fn in a goroutine; the returned channel delivers ("ok", value) or
+    ("raised", exception type) when it ends (for waits a test clock ends)."""
+    import gocore
+
+    out = gocore.Chan(1)
+
+    def run():
+        try:
+            out.send(("ok", fn(*args, **kwargs)))
+        except BaseException as exc:
+            out.send(("raised", type(exc)))
+
+    gocore.go(run)
+    return out

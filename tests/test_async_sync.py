@@ -7,7 +7,7 @@ import time
 import pytest
 
 import gocore
-from async_helpers import LoopThread, loop_kind, new_loop, run, timeout_cm  # noqa: F401
+from async_helpers import LoopThread, cancelled_while_parked, loop_kind, new_loop, run, timeout_cm  # noqa: F401
 from helpers import fast_switch, join_all, start_thread, wait_until  # noqa: F401
 from test_async_chan import finish_now
 
@@ -60,11 +60,7 @@ def test_mutex_cancelled_alock_holds_nothing(loop_kind):
     async def main():
         mu = gocore.Mutex()
         mu.lock()
-        t = asyncio.create_task(mu.alock())
-        await asyncio.sleep(0.01)
-        t.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await t
+        await cancelled_while_parked(mu.alock())
         mu.unlock()
         assert not mu.locked() and mu._debug_state() == (0, 0)
     run(loop_kind, main())
@@ -202,17 +198,14 @@ def test_rwmutex_cancelled_waits_hold_nothing(loop_kind, side):
         rw = gocore.RWMutex()
         if side == "read":
             rw.lock()
-            t = asyncio.create_task(rw.arlock())
+            waiting = rw.arlock()
         elif side == "write_mutex":
             rw.lock()
-            t = asyncio.create_task(rw.alock())
+            waiting = rw.alock()
         else:
             rw.rlock()
-            t = asyncio.create_task(rw.alock())
-        await asyncio.sleep(0.01)
-        t.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await t
+            waiting = rw.alock()
+        await cancelled_while_parked(waiting)
         if side == "write_readers":
             rw.runlock()             # the cancelled writer's lock passes straight on
         else:
@@ -297,11 +290,7 @@ def test_cancelled_await_waitgroup(loop_kind):
     async def main():
         wg = gocore.WaitGroup()
         wg.add(1)
-        t = asyncio.create_task(_await(wg))
-        await asyncio.sleep(0.01)
-        t.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await t
+        await cancelled_while_parked(_await(wg))
         waiter = asyncio.create_task(_await(wg))
         await asyncio.sleep(0.01)
         wg.done()
@@ -367,12 +356,8 @@ def test_semaphore_ctx_and_cancellation(loop_kind):
             await sem.aacquire(1, ctx=ctx)
         with pytest.raises(gocore.Canceled):
             await sem.aacquire(1, ctx=ctx)        # already done: at once
-        t = asyncio.create_task(sem.aacquire(1))
-        await asyncio.sleep(0.01)
-        sem.release()                # granted to t, which is cancelled before it runs
-        t.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await t
+        # granted by the release, then cancelled before it runs
+        await cancelled_while_parked(sem.aacquire(1), sem.release)
         assert sem._debug_state() == (0, 0)       # the raced grant was released again
         ctx2, cancel2 = gocore.with_cancel(gocore.background())
         asyncio.get_running_loop().call_later(0.01, cancel2)

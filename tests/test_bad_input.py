@@ -86,11 +86,17 @@ def _timeout_calls():
         held = pool.get()
         return (lambda t: pool.get(t)), (lambda: pool.put(held) or pool.get(1) is held)
 
+    def ratelimiter_acquire():
+        lim = gocore.RateLimiter(0.001, burst=1)
+        lim.acquire()                     # the bucket is empty for the next 1000 s
+        return (lambda t: lim.acquire(1, timeout=t)), \
+            (lambda: lim.set_rate(math.inf) or lim.acquire(1, timeout=1) is None)
+
     return {
         "Chan.send": chan_send, "Chan.recv": chan_recv, "Chan.recv_ok": chan_recv_ok,
         "select": select, "Mutex.acquire": mutex_acquire, "Cond.wait": cond_wait,
         "WaitGroup.wait": waitgroup_wait, "Semaphore.acquire": semaphore_acquire,
-        "Pool.get": pool_get,
+        "Pool.get": pool_get, "RateLimiter.acquire": ratelimiter_acquire,
     }
 
 
@@ -113,6 +119,50 @@ def test_timeout_out_of_range(name, bad):
         pytest.skip("threading.Lock's acquire(timeout=-1) means 'wait for ever'")
     _raises(ValueError, "timeout", lambda: call(bad))
     assert works()
+
+
+def _core_timeout_error(bad):
+    """What the core's parser raises for `bad` (timeout.pxi): type and message."""
+    with pytest.raises((TypeError, ValueError)) as info:
+        gocore.Chan(1).recv(timeout=bad)
+    return type(info.value), str(info.value)
+
+
+def _wait_idle(t):
+    with gocore.testing.fake_clock() as clock:
+        clock.wait_idle(timeout=t)
+
+
+PYTHON_LAYER_TIMEOUTS = {
+    "RateLimiter.acquire": lambda t: gocore.RateLimiter(1).acquire(1, timeout=t),
+    "Pool.get": lambda t: gocore.Pool(object).get(timeout=t),
+    "FakeClock.wait_idle": _wait_idle,
+    "testing.verify_none": lambda t: gocore.testing.verify_none(timeout=t),
+}
+
+
+@pytest.mark.parametrize("name", list(PYTHON_LAYER_TIMEOUTS))
+@pytest.mark.parametrize("bad", ["1", True, math.nan, -1], ids=repr)
+def test_python_layer_timeouts_raise_the_cores_errors(name, bad):
+    # One rule for the whole library: the same exception type and message.
+    exc_type, msg = _core_timeout_error(bad)
+    with pytest.raises(exc_type) as info:
+        PYTHON_LAYER_TIMEOUTS[name](bad)
+    assert type(info.value) is exc_type and str(info.value) == msg
+
+
+@pytest.mark.parametrize("make", [lambda d: gocore.CircuitBreaker(reset_timeout=d),
+                                  lambda d: gocore.AdaptiveBreaker(window=d)],
+                         ids=["CircuitBreaker(reset_timeout=)", "AdaptiveBreaker(window=)"])
+def test_breaker_durations_follow_the_duration_rule(make):
+    import datetime
+    import decimal
+    for bad in ["1", True, None, 1j]:
+        _raises(TypeError, "reset_timeout|window", lambda: make(bad))
+    for bad in [math.nan, -1]:
+        _raises(ValueError, "reset_timeout|window", lambda: make(bad))
+    make(datetime.timedelta(seconds=2))   # accepted, as every duration in gocore
+    make(decimal.Decimal("0.5"))
 
 
 def test_timeout_beyond_a_float_means_forever():

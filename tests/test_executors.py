@@ -154,15 +154,22 @@ def test_workerpool_ctx_wait_raises_ctx_err(engine, tmp_path):
     assert len(_ran(tmp_path, 10)) < 10
 
 
-def test_ctx_parameter_sees_group_cancellation(engine, tmp_path):
+def group_cancel_seen(engine, tmp_path, waiter, fail_after):
+    """An ErrGroup on the engine runs `waiter` (a task with a ctx parameter)
+    beside one that fails after `fail_after` s: wait() raises the failure and
+    returns what the waiter saw of the group's cancellation."""
     kind, ex = engine
     marker = tmp_path / "seen"
     g = gocore.ErrGroup(executor=ex)
-    g.go(tasks.wait_for_cancel, str(marker))
-    g.go(tasks.fail_after, 0.3)
+    g.go(waiter, str(marker))
+    g.go(tasks.fail_after, fail_after)
     with pytest.raises(tasks.Boom):
         g.wait()
-    assert seen(kind, marker) == "Canceled"
+    return seen(kind, marker)
+
+
+def test_ctx_parameter_sees_group_cancellation(engine, tmp_path):
+    assert group_cancel_seen(engine, tmp_path, tasks.wait_for_cancel, 0.3) == "Canceled"
 
 
 def seen(kind, marker):
@@ -177,14 +184,8 @@ def seen(kind, marker):
 
 
 def test_ctx_keyword_only_and_map(engine, tmp_path):
-    kind, ex = engine
-    marker = tmp_path / "seen"
-    g = gocore.ErrGroup(executor=ex)
-    g.go(tasks.wait_for_cancel_kw, str(marker))
-    g.go(tasks.fail_after, 0.2)
-    with pytest.raises(tasks.Boom):
-        g.wait()
-    assert seen(kind, marker) == "Canceled"
+    _, ex = engine
+    assert group_cancel_seen(engine, tmp_path, tasks.wait_for_cancel_kw, 0.2) == "Canceled"
     assert gocore.WorkerPool(2, executor=ex).map(tasks.square_with_ctx, range(6)) == [
         (x * x, True) for x in range(6)]
 

@@ -12,6 +12,7 @@ from gocore import (
 from gocore import _clock
 from gocore import timers as _timers
 from gocore.testing import fake_clock
+from helpers import outcome_in_goroutine
 
 
 # ---- the clock itself ----
@@ -233,21 +234,6 @@ def test_timers_due_at_once_fire_without_advancing():
 
 # ---- the core's timeout= arguments ----
 
-def _blocked_call(fn, *args, **kwargs):
-    """Run fn in a goroutine; the returned channel delivers ("ok", value) or
-    ("raised", exception type) when it ends."""
-    out = Chan(1)
-
-    def run():
-        try:
-            out.send(("ok", fn(*args, **kwargs)))
-        except BaseException as exc:
-            out.send(("raised", type(exc)))
-
-    go(run)
-    return out
-
-
 @pytest.mark.parametrize("case", ["chan_recv", "chan_send", "select", "mutex", "waitgroup", "semaphore", "cond"])
 def test_core_timeouts_run_on_the_virtual_clock(case):
     with fake_clock() as clock:
@@ -278,7 +264,7 @@ def test_core_timeouts_run_on_the_virtual_clock(case):
                     return cond.wait(timeout=timeout)
 
             call = (wait_on_cond,)
-        out = _blocked_call(*call, timeout=30)
+        out = outcome_in_goroutine(*call, timeout=30)
         assert clock.wait_idle(timeout=30)
         clock.advance(29.999)
         assert out._try_recv() == (None, None)    # 30 s of real time would be long gone
@@ -330,7 +316,7 @@ def test_auto_advance_interleaves_core_timeouts_and_timers():
 def test_a_core_wait_left_over_from_a_block_ends_with_it():
     ch = Chan()
     with fake_clock():
-        out = _blocked_call(ch.recv, timeout=3600)
+        out = outcome_in_goroutine(ch.recv, timeout=3600)
         time.sleep(0.01)
     assert out.recv(timeout=30) == ("raised", TimeoutError)
 

@@ -4,23 +4,11 @@ import pytest
 import gocore
 from gocore import Chan, go
 from gocore.testing import fake_clock
+from helpers import outcome_in_goroutine
 
 RateLimiter = gocore.RateLimiter
 CircuitBreaker = gocore.CircuitBreaker
 AdaptiveBreaker = gocore.AdaptiveBreaker
-
-
-def _in_goroutine(fn, *args, **kwargs):
-    out = Chan(1)
-
-    def run():
-        try:
-            out.send(("ok", fn(*args, **kwargs)))
-        except BaseException as exc:
-            out.send(("raised", type(exc)))
-
-    go(run)
-    return out
 
 
 def test_rate_limiter_refills_on_the_virtual_clock():
@@ -42,7 +30,7 @@ def test_rate_limiter_acquire_waits_exactly_its_delay():
     with fake_clock() as clock:
         lim = RateLimiter(1, burst=1)
         assert lim.allow()
-        out = _in_goroutine(lim.acquire)
+        out = outcome_in_goroutine(lim.acquire)
         assert clock.wait_idle(timeout=30)
         clock.advance(0.999)
         assert out._try_recv() == (None, None)

@@ -44,6 +44,8 @@ def _run(code):
 
 def test_the_module_list_is_found():
     assert "gocore._gocore" in MODULES and "gocore.errors" in MODULES and len(MODULES) >= 8
+    # the asyncio plumbing is named for what it owns, apart from the public gocore.aio
+    assert "gocore._asyncio_bridge" in MODULES and "gocore._aio" not in MODULES
 
 
 @pytest.mark.parametrize("order", _orders(), ids=lambda o: ",".join(m.rsplit(".", 1)[-1] for m in o))

@@ -59,135 +59,91 @@ def test_jump_backwards():
     ])
 
 
-def test_simple_reserve():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    reserve(lim, T[0], 2, T[2], True)
-    reserve(lim, T[3], 2, T[4], True)
+def run_script(lim, steps):
+    """Go's reservation tests as data: ("reserve", t, n, act, ok[, max_wait])
+    checks one reservation (kept, numbered from 0, for "cancel"),
+    ("cancel", i, t) gives reservation i back at t, ("allow", t, toks, n, ok)
+    is a run_allows step, ("set", t, rate, burst) changes the limiter (None:
+    unchanged) and ("tokens", t, toks) checks the bucket."""
+    kept = []
+    for step in steps:
+        op, args = step[0], step[1:]
+        if op == "reserve":
+            kept.append(reserve(lim, *args[:4], **({"max_wait": args[4]} if len(args) > 4 else {})))
+        elif op == "cancel":
+            lim._cancel_at(kept[args[0]], args[1])
+        elif op == "allow":
+            run_allows(lim, [args])
+        elif op == "set":
+            lim._set_at(*args)
+        else:
+            assert op == "tokens"
+            assert lim._tokens_at(args[0]) == args[1]
 
 
-def test_mix():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 3, T[1], False)          # n > burst
-    reserve(lim, T[0], 2, T[0], True)
-    run_allows(lim, [(T[1], 1, 2, False)])
-    reserve(lim, T[1], 2, T[2], True)
-    run_allows(lim, [(T[1], -1, 1, False)])      # in debt
-    run_allows(lim, [(T[3], 1, 1, True)])
+# name -> (rate, burst, steps); rate_test.go's reservation cases, a few more.
+RESERVE_SCRIPTS = {
+    "simple_reserve": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[2], True),
+        ("reserve", T[3], 2, T[4], True)]),
+    "mix": (R, 2, [
+        ("reserve", T[0], 3, T[1], False),              # n > burst
+        ("reserve", T[0], 2, T[0], True), ("allow", T[1], 1, 2, False),
+        ("reserve", T[1], 2, T[2], True),
+        ("allow", T[1], -1, 1, False),                  # in debt
+        ("allow", T[3], 1, 1, True)]),
+    "cancel_invalid": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 3, T[3], False),
+        ("cancel", 1, T[0]), ("reserve", T[0], 2, T[2], True)]),
+    "cancel_last": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[2], True),
+        ("cancel", 1, T[1]), ("reserve", T[1], 2, T[2], True)]),
+    "cancel_too_late": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[2], True),
+        ("cancel", 1, T[3]), ("reserve", T[3], 2, T[4], True)]),
+    "cancel_0_tokens": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 1, T[1], True),
+        ("reserve", T[0], 1, T[2], True), ("cancel", 1, T[0]),
+        ("reserve", T[0], 1, T[3], True)]),
+    "cancel_1_token": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[2], True),
+        ("reserve", T[0], 1, T[3], True), ("cancel", 1, T[2]),
+        ("reserve", T[2], 2, T[4], True)]),
+    "cancel_multi": (R, 4, [
+        ("reserve", T[0], 4, T[0], True), ("reserve", T[0], 3, T[3], True),
+        ("reserve", T[0], 1, T[4], True), ("reserve", T[0], 1, T[5], True),
+        ("cancel", 3, T[1]), ("cancel", 1, T[1]), ("reserve", T[1], 3, T[5], True)]),
+    "cancel_twice_gives_back_once": (R, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[2], True),
+        ("cancel", 1, T[1]), ("cancel", 1, T[1]), ("tokens", T[1], 1)]),
+    "reserve_jump_back": (R, 2, [
+        ("reserve", T[1], 2, T[1], True), ("reserve", T[0], 1, T[1], True),
+        ("reserve", T[2], 2, T[3], True), ("reserve", T[0], 3, None, False),
+        ("reserve", T[2], 1, T[4], True), ("reserve", T[0], 2, None, False, D),
+        ("reserve", T[2], 1, T[5], True)]),
+    "reserve_jump_back_cancel": (R, 2, [
+        ("reserve", T[1], 2, T[1], True), ("reserve", T[1], 2, T[3], True),
+        ("reserve", T[1], 1, T[4], True), ("cancel", 1, T[0]),
+        ("reserve", T[1], 2, T[4], True)]),
+    "reserve_set_limit": (R / 2, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[4], True),
+        ("set", T[2], R, None), ("reserve", T[2], 1, T[4], True)]),
+    "reserve_set_burst": (R / 2, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[4], True),
+        ("set", T[3], None, 4), ("reserve", T[0], 4, T[9], True)]),
+    "reserve_set_limit_cancel": (R / 2, 2, [
+        ("reserve", T[0], 2, T[0], True), ("reserve", T[0], 2, T[4], True),
+        ("set", T[2], R, None), ("cancel", 1, T[2]), ("reserve", T[2], 2, T[3], True)]),
+    "reserve_max": (R, 2, [
+        ("reserve", T[0], 2, T[0], True, D), ("reserve", T[0], 1, T[1], True, D),
+        ("reserve", T[0], 1, T[2], False, D)]),
+}
 
 
-def test_cancel_invalid():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 3, T[3], False)
-    lim._cancel_at(r, T[0])
-    reserve(lim, T[0], 2, T[2], True)
-
-
-def test_cancel_last():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 2, T[2], True)
-    lim._cancel_at(r, T[1])
-    reserve(lim, T[1], 2, T[2], True)
-
-
-def test_cancel_too_late():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 2, T[2], True)
-    lim._cancel_at(r, T[3])
-    reserve(lim, T[3], 2, T[4], True)
-
-
-def test_cancel_0_tokens():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 1, T[1], True)
-    reserve(lim, T[0], 1, T[2], True)
-    lim._cancel_at(r, T[0])
-    reserve(lim, T[0], 1, T[3], True)
-
-
-def test_cancel_1_token():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 2, T[2], True)
-    reserve(lim, T[0], 1, T[3], True)
-    lim._cancel_at(r, T[2])
-    reserve(lim, T[2], 2, T[4], True)
-
-
-def test_cancel_multi():
-    lim = RateLimiter(R, 4)
-    reserve(lim, T[0], 4, T[0], True)
-    ra = reserve(lim, T[0], 3, T[3], True)
-    reserve(lim, T[0], 1, T[4], True)
-    rc = reserve(lim, T[0], 1, T[5], True)
-    lim._cancel_at(rc, T[1])
-    lim._cancel_at(ra, T[1])
-    reserve(lim, T[1], 3, T[5], True)
-
-
-def test_cancel_twice_gives_back_once():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 2, T[2], True)
-    lim._cancel_at(r, T[1])
-    lim._cancel_at(r, T[1])
-    assert lim._tokens_at(T[1]) == 1
-
-
-def test_reserve_jump_back():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[1], 2, T[1], True)
-    reserve(lim, T[0], 1, T[1], True)
-    reserve(lim, T[2], 2, T[3], True)
-    reserve(lim, T[0], 3, None, False)
-    reserve(lim, T[2], 1, T[4], True)
-    reserve(lim, T[0], 2, None, False, max_wait=D)
-    reserve(lim, T[2], 1, T[5], True)
-
-
-def test_reserve_jump_back_cancel():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[1], 2, T[1], True)
-    r = reserve(lim, T[1], 2, T[3], True)
-    reserve(lim, T[1], 1, T[4], True)
-    lim._cancel_at(r, T[0])
-    reserve(lim, T[1], 2, T[4], True)
-
-
-def test_reserve_set_limit():
-    lim = RateLimiter(R / 2, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    reserve(lim, T[0], 2, T[4], True)
-    lim._set_at(T[2], R, None)
-    reserve(lim, T[2], 1, T[4], True)
-
-
-def test_reserve_set_burst():
-    lim = RateLimiter(R / 2, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    reserve(lim, T[0], 2, T[4], True)
-    lim._set_at(T[3], None, 4)
-    reserve(lim, T[0], 4, T[9], True)
-
-
-def test_reserve_set_limit_cancel():
-    lim = RateLimiter(R / 2, 2)
-    reserve(lim, T[0], 2, T[0], True)
-    r = reserve(lim, T[0], 2, T[4], True)
-    lim._set_at(T[2], R, None)
-    lim._cancel_at(r, T[2])
-    reserve(lim, T[2], 2, T[3], True)
-
-
-def test_reserve_max():
-    lim = RateLimiter(R, 2)
-    reserve(lim, T[0], 2, T[0], True, max_wait=D)
-    reserve(lim, T[0], 1, T[1], True, max_wait=D)
-    reserve(lim, T[0], 1, T[2], False, max_wait=D)
+@pytest.mark.parametrize("name", list(RESERVE_SCRIPTS))
+def test_reservations(name):
+    rate, burst, steps = RESERVE_SCRIPTS[name]
+    run_script(RateLimiter(rate, burst), steps)
 
 
 def test_zero_limit_and_tiny_limit():

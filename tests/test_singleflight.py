@@ -7,7 +7,7 @@ import time
 import pytest
 
 import gocore
-from helpers import fast_switch  # noqa: F401
+from helpers import fast_switch, join_all, start_thread  # noqa: F401
 from gocore import Result, SingleFlight
 
 
@@ -152,6 +152,36 @@ def test_do_chan_error_and_shared():
     assert ra.shared and rb.shared and ra.value is None
 
 
+def _after_gate(gate, result=None, raises=None):
+    """A slow flight function: once `gate` is set, raise `raises` if given,
+    else return `result`."""
+    def fn():
+        gate.wait(10)
+        if raises is not None:
+            raise raises
+        return result
+    return fn
+
+
+def _catching(sf, key, fn, exc_type, into):
+    """A caller of sf.do(key, fn) that keeps the `exc_type` it gets in `into`."""
+    def caller():
+        try:
+            sf.do(key, fn)
+        except exc_type as exc:
+            into.append(exc)
+    return caller
+
+
+def _open_after_start(gate, targets):
+    """Start a thread per target, give them time to join the flight, open
+    `gate`, and fail unless every thread then ends (no caller hangs)."""
+    ts = [start_thread(target) for target in targets]
+    time.sleep(0.05)
+    gate.set()
+    join_all(ts, 10)
+
+
 def test_panic_do_reaches_every_caller():
     # Go's TestPanicDo: the "panic" (any exception) reaches all n callers, no hang.
     sf = SingleFlight()
@@ -159,24 +189,10 @@ def test_panic_do_reaches_every_caller():
     gate = threading.Event()
     boom = RuntimeError("invalid memory address or nil pointer dereference")
 
-    def fn():
-        gate.wait(10)
-        raise boom
+    fn = _after_gate(gate, raises=boom)
     caught = []
-
-    def caller():
-        try:
-            sf.do("key", fn)
-        except RuntimeError as exc:
-            caught.append(exc)
-    ts = [threading.Thread(target=caller) for _ in range(n)]
-    for t in ts:
-        t.start()
-    time.sleep(0.05)
-    gate.set()
-    for t in ts:
-        t.join(10)
-        assert not t.is_alive(), "do hangs"
+    caller = _catching(sf, "key", fn, RuntimeError, caught)
+    _open_after_start(gate, [caller] * n)
     assert len(caught) == n
     assert all(e is boom for e in caught)
 
@@ -185,17 +201,9 @@ def test_base_exception_reaches_waiters():
     sf = SingleFlight()
     gate = threading.Event()
 
-    def fn():
-        gate.wait(10)
-        raise KeyboardInterrupt
+    fn = _after_gate(gate, raises=KeyboardInterrupt)
     out = []
-
-    def waiter():
-        try:
-            sf.do("k", fn)
-        except KeyboardInterrupt as exc:
-            out.append(exc)
-    t = threading.Thread(target=waiter)
+    t = threading.Thread(target=_catching(sf, "k", fn, KeyboardInterrupt, out))
     t.start()
     time.sleep(0.02)
     ch = sf.do_chan("k", fn)
@@ -334,22 +342,12 @@ async def _never():
 def test_tasks_on_two_loops_share_a_call():
     sf = SingleFlight()
     gate = threading.Event()
-
-    def slow():
-        gate.wait(10)
-        return 7
-    ch = sf.do_chan("k", slow)
+    ch = sf.do_chan("k", _after_gate(gate, 7))
     out = []
 
     def loop_thread():
         out.append(asyncio.run(sf.ado("k", _never)))
-    ts = [threading.Thread(target=loop_thread) for _ in range(2)]
-    for t in ts:
-        t.start()
-    time.sleep(0.05)
-    gate.set()
-    for t in ts:
-        t.join(10)
+    _open_after_start(gate, [loop_thread] * 2)
     assert out == [7, 7]
     assert ch.recv(timeout=10) == (7, None, True)
 
@@ -357,11 +355,7 @@ def test_tasks_on_two_loops_share_a_call():
 def test_cancelled_waiter_withdraws():
     sf = SingleFlight()
     gate = threading.Event()
-
-    def slow():
-        gate.wait(10)
-        return 1
-    ch = sf.do_chan("k", slow)
+    ch = sf.do_chan("k", _after_gate(gate, 1))
 
     async def main():
         task = asyncio.ensure_future(sf.ado("k", _never))

@@ -117,6 +117,8 @@ def _stub_members(cls_node, classes):
     """name -> node for the class body and its stub bases."""
     members = {}
     for base in cls_node.bases:
+        if isinstance(base, ast.Subscript):     # a generic base: _RecvSide[_T]
+            base = base.value
         base_name = base.id if isinstance(base, ast.Name) else None
         if base_name in classes:
             members.update(_stub_members(classes[base_name], classes))

@@ -50,6 +50,7 @@ from gocore.context import (
     with_value,
     without_cancel,
 )
+from gocore.context import __all__ as _context_all
 from gocore.errgroup import ErrGroup
 from gocore.aio import cancel_on
 from gocore.once import once_func, once_value, once_values
@@ -84,18 +85,8 @@ __all__ = [
     "dump_goroutines",
     "dump_on_signal",
     "set_deadlock_detection",
-    # context
-    "Context",
-    "background",
-    "todo",
-    "with_cancel",
-    "with_cancel_cause",
-    "with_deadline",
-    "with_timeout",
-    "with_value",
-    "without_cancel",
-    "context_after_func",
-    "cause",
+    # context (gocore.context lists its own names once)
+    *_context_all,
     "cancel_on",
     # groups and pools
     "ErrGroup",

@@ -260,16 +260,13 @@ class FakeClock:
             self._check_active()
             self._advance_to(self._now + s)
 
-    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+    def wait_idle(self, timeout: Optional[Seconds] = None) -> bool:
         """Wait until every goroutine is blocked (synctest's ``Wait``);
         False if `timeout` real seconds pass first.  As ``advance``, for the
         test's own thread."""
-        if timeout is not None:
-            timeout = _seconds(timeout, "timeout")
-            if timeout < 0:
-                raise ValueError(f"timeout must be a non-negative number or None, not {timeout!r}")
+        seconds = _gocore._timeout_seconds(timeout)     # the library's one rule; None: forever
         self._check_active()
-        return _wait_quiet([threading.get_native_id()], lambda: self._stopping, timeout)
+        return _wait_quiet([threading.get_native_id()], lambda: self._stopping, seconds)
 
     def _check_active(self) -> None:
         if not self._active:

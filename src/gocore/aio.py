@@ -1,5 +1,5 @@
-"""asyncio glue of the Python layer: ``cancel_on(ctx)``, and the awaits the
-groups and pools build on (a WaitGroup reaching zero, a Semaphore slot).
+"""``cancel_on(ctx)``: a Go context ending an asyncio block.  (The layer's
+private asyncio plumbing is gocore._asyncio_bridge.)
 
 ``cancel_on`` ties a Go context to asyncio cancellation the way
 ``asyncio.timeout`` ties a deadline to it: the task running the block is
@@ -12,11 +12,9 @@ import asyncio
 import sys
 from asyncio import CancelledError
 from types import TracebackType
-from typing import Any, Callable, Generator, Optional, Type
+from typing import Any, Callable, Optional, Type
 
-from gocore._gocore import Semaphore, WaitGroup
-from gocore.context import Context, background, context_after_func, with_cancel
-from gocore.goroutine import go
+from gocore.context import Context, context_after_func
 
 __all__ = ["cancel_on"]
 
@@ -126,106 +124,3 @@ def cancel_on(ctx: Context) -> _CancelOn:
             cancel()
     """
     return _CancelOn(ctx)
-
-
-# -- awaiting the core's waits from a task --
-#
-# These two bridge to the core's awaitable twins (``await wg``,
-# ``Semaphore.aacquire``).  Where the core has them, they are used directly;
-# the goroutine-based fallbacks below are for a core without them, and go
-# away once every core has the twins.  Either way the task costs its loop
-# nothing while it waits: one call_soon_threadsafe wakes it.
-
-def _settle(fut: "asyncio.Future[None]", exc: Optional[BaseException]) -> bool:
-    """On the loop: complete fut; False if it was cancelled meanwhile."""
-    if fut.cancelled():
-        return False
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
-    return True
-
-
-if hasattr(WaitGroup, "__await__"):
-    def wait_group(wg: WaitGroup) -> Any:
-        """``await wait_group(wg)``: the awaitable ``wg.wait()``."""
-        return wg
-else:
-    def wait_group(wg: WaitGroup) -> Any:
-        """``await wait_group(wg)``: the awaitable ``wg.wait()``."""
-        return _WaitGroupBridge(wg)
-
-
-class _WaitGroupBridge:
-    __slots__ = ("_wg",)
-
-    def __init__(self, wg: WaitGroup) -> None:
-        self._wg = wg
-
-    def __await__(self) -> Generator[Any, None, None]:
-        wg = self._wg
-        if wg.wait(0):
-            return          # zero already: no future, no suspension
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-
-        def waiter() -> None:
-            wg.wait()
-            try:
-                loop.call_soon_threadsafe(_settle, fut, None)
-            except RuntimeError:
-                pass        # the loop is closed: nobody is waiting any more
-
-        go(waiter)
-        # Cancelled: the future is cancelled; the waiter still sees the
-        # counter reach zero and its _settle then finds nothing to do.
-        yield from fut
-
-
-async def _acquire_bridge(sem: Semaphore, ctx: Optional[Context]) -> None:
-    if (ctx is None or ctx.err() is None) and sem.try_acquire():
-        return          # free now: no future, no suspension
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-    wctx, withdraw = with_cancel(background() if ctx is None else ctx)
-
-    def deliver(exc: Optional[BaseException]) -> None:
-        if not _settle(fut, exc) and exc is None:
-            sem.release()       # granted just as the task gave up: pass it on
-
-    def waiter() -> None:
-        try:
-            sem.acquire(1, wctx)
-        except BaseException as exc:
-            err: Optional[BaseException] = exc
-        else:
-            err = None
-        try:
-            loop.call_soon_threadsafe(deliver, err)
-        except RuntimeError:
-            if err is None:     # the loop is closed: the slot goes to the next one
-                sem.release()
-
-    go(waiter)
-    try:
-        await fut
-    finally:
-        # Cancelled: this withdraws the waiting acquire, and one that won the
-        # race is released by deliver, which sees the cancelled future.
-        # Otherwise it only lets the private context go.
-        withdraw()
-
-
-if hasattr(Semaphore, "aacquire"):
-    async def acquire_slot(sem: Semaphore, ctx: Optional[Context] = None) -> None:
-        """``await acquire_slot(sem, ctx)``: one unit of `sem`, without
-        blocking the loop; raises ``ctx.err()`` if ctx ends first; a
-        cancelled wait holds nothing."""
-        await sem.aacquire(1, ctx)
-else:
-    async def acquire_slot(sem: Semaphore, ctx: Optional[Context] = None) -> None:
-        """``await acquire_slot(sem, ctx)``: one unit of `sem`, without
-        blocking the loop; raises ``ctx.err()`` if ctx ends first; a
-        cancelled wait holds nothing."""
-        await _acquire_bridge(sem, ctx)

@@ -17,11 +17,15 @@ import inspect
 import math
 import random
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from gocore import _clock
-from gocore._gocore import Mutex
+from gocore._args import check_int
+from gocore._gocore import Mutex, _duration_seconds
 from gocore.errors import BreakerOpenError
+
+if TYPE_CHECKING:
+    from gocore.timers import Seconds
 
 __all__ = ["CircuitBreaker", "AdaptiveBreaker", "Ticket"]
 
@@ -84,6 +88,11 @@ class _Breaker:
     def _report(self, token: Any, failed: bool) -> None:
         raise NotImplementedError
 
+    def _report_raised(self, token: Any, exc: BaseException) -> None:
+        """The outcome of a call that raised `exc`: a failure unless
+        `is_failure` says otherwise (then it counts as a success)."""
+        self._report(token, bool(self._is_failure(exc)))
+
     def allow(self) -> Ticket:
         """Admit one call, or raise ``BreakerOpenError``; report its outcome on
         the returned ``Ticket``."""
@@ -96,7 +105,7 @@ class _Breaker:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(token, bool(self._is_failure(exc)))
+            self._report_raised(token, exc)
             raise
         self._report(token, False)
         return result
@@ -107,7 +116,7 @@ class _Breaker:
         try:
             result = await coro_fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(token, bool(self._is_failure(exc)))
+            self._report_raised(token, exc)
             raise
         self._report(token, False)
         return result
@@ -129,18 +138,12 @@ class _Breaker:
 
 
 def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{what} must be >= 1, got {value}")
-    return value
+    return check_int(value, what, 1)
 
 
 def _seconds(value: Any, what: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    s = float(value)
-    if s != s or s < 0 or (positive and s == 0):
+    s = _duration_seconds(value, what)      # the library's one type rule (timeout.pxi)
+    if s < 0 or (positive and s == 0):
         raise ValueError(f"{what} must be {'> 0' if positive else '>= 0'}, got {value!r}")
     return s
 
@@ -175,7 +178,7 @@ class CircuitBreaker(_Breaker):
             ...
     """
 
-    def __init__(self, failure_threshold: int = 5, reset_timeout: float = 60.0,
+    def __init__(self, failure_threshold: int = 5, reset_timeout: Seconds = 60.0,
                  half_open_max_calls: int = 1,
                  is_failure: Optional[Callable[[BaseException], bool]] = None,
                  on_state_change: Optional[Callable[[str, str], Any]] = None) -> None:
@@ -247,7 +250,7 @@ class CircuitBreaker(_Breaker):
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            self._report(gen, bool(self._is_failure(exc)))
+            self._report_raised(gen, exc)
             raise
         if self._failures or self._state is not CLOSED:
             self._report(gen, False)
@@ -339,7 +342,7 @@ class AdaptiveBreaker(_Breaker):
             ...
     """
 
-    def __init__(self, k: float = 1.5, window: float = 10.0, buckets: int = 40) -> None:
+    def __init__(self, k: float = 1.5, window: Seconds = 10.0, buckets: int = 40) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, float)):
             raise TypeError(f"k must be a number, not {type(k).__name__}")
         if not k > 0 or k == math.inf:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import threading
 from asyncio import CancelledError
 from types import TracebackType
-from typing import Any, Callable, Generator, Literal, Optional, Tuple
+from typing import Any, Callable, Literal, Optional, Tuple
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import Dispatcher
-from gocore.aio import acquire_slot, wait_group
+from gocore._group import GroupScope
 from gocore.context import Context, background, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
@@ -28,7 +28,7 @@ _INT64_MAX = (1 << 63) - 1      # the core's Semaphore counts in int64
 __all__ = ["ErrGroup"]
 
 
-class ErrGroup:
+class ErrGroup(GroupScope):
     """A group of goroutines working on subtasks of one task, with the first
     exception reported by ``wait()`` (Go's ``errgroup.Group``).
 
@@ -195,10 +195,7 @@ class ErrGroup:
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine of the group, first
         waiting while the group is at its limit (see ``set_limit``)."""
-        if not callable(fn):
-            raise _not_callable("ErrGroup.go", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.go", fn, args, kwargs)
         sem = self._sem
         if sem is not None:
             sem.acquire()
@@ -207,15 +204,22 @@ class ErrGroup:
     def try_go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> bool:
         """Like ``go`` but only if the group is below its limit now; returns
         whether the goroutine was started."""
-        if not callable(fn):
-            raise _not_callable("ErrGroup.try_go", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.try_go", fn, args, kwargs)
         sem = self._sem
         if sem is not None and not sem.try_acquire():
             return False
         self._launch(sem, fn, args, kwargs, task)
         return True
+
+    def _prepare(self, where: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+        """The checks before a slot is taken: `fn` callable, and its executor
+        task prepared (None: it runs as a goroutine)."""
+        if not callable(fn):
+            raise _not_callable(where, fn)
+        if self._exec is None:
+            return None
+        return self._exec.prepare(self._xctx, fn, args, kwargs)  # type: ignore[arg-type]
 
     def _launch(self, sem: Optional[Semaphore], fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                 task: Any) -> None:
@@ -237,13 +241,10 @@ class ErrGroup:
                 await g.ago(fetch_async, url)
             await g
         """
-        if not callable(fn):
-            raise _not_callable("ErrGroup.ago", fn)
-        task = (None if self._exec is None
-                else self._exec.prepare(self._xctx, fn, args, kwargs))  # type: ignore[arg-type]
+        task = self._prepare("ErrGroup.ago", fn, args, kwargs)
         sem = self._sem
         if sem is not None:
-            await acquire_slot(sem)
+            await sem.aacquire(1)
         self._launch(sem, fn, args, kwargs, task)
 
     def set_limit(self, n: int) -> None:
@@ -277,9 +278,6 @@ class ErrGroup:
             # repeated waits do not pile up frames on the exception.
             raise err.with_traceback(self._tb)
 
-    def __enter__(self) -> "ErrGroup":
-        return self
-
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
@@ -295,23 +293,12 @@ class ErrGroup:
         if self._cancel is not None:
             self._cancel(self._err)
 
-    async def _await(self) -> None:
-        await wait_group(self._wg)
-        self._waited()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        """``await g``: ``wait()`` for a task (the loop keeps running)."""
-        return self._await().__await__()
-
-    async def __aenter__(self) -> "ErrGroup":
-        return self
-
     async def __aexit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
             await self._await()
             return False
-        await wait_group(self._wg)      # as __exit__: the block's exception wins
+        await self._wg      # as __exit__: the block's exception wins
         self._exited()
         return False
 

@@ -1,5 +1,5 @@
 """go(), the panic handler and num_goroutine(): the Python side of the
-scheduler whose run queue and workers live in the core (goroutine.pxi).
+scheduler whose run queue and workers live in the core (sched.pxi).
 
 Goroutines made of coroutine functions start here too (the core hands them
 over, go_coro.pxi): ``go(coro_fn, x)`` from a thread whose event loop is

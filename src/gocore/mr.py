@@ -18,6 +18,7 @@ cancels those not started.
 from __future__ import annotations
 
 import inspect
+from types import TracebackType
 from typing import Any, Callable, Iterator, Optional
 
 from gocore._executor import Dispatcher, remote_call, remote_mapper
@@ -69,6 +70,18 @@ class _Run:
             if self.error is None and self.parent is not None:
                 self.error = self.parent.err()
         self._cancel()
+
+    def __enter__(self) -> "_Run":
+        return self
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        """Every run ends here: decide the outcome, wait for every goroutine,
+        then raise the run's error (the body's own exception wins over it)."""
+        self.close()
+        self.wg.wait()
+        if exc_type is None and self.error is not None:
+            raise self.error
 
     def go(self, fn: Callable[..., None], *args: Any) -> None:
         self.wg.go(self._guard, fn, args)
@@ -180,9 +193,7 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
     """
     workers = _check_workers(workers)
     dispatcher = None if executor is None else Dispatcher(executor)
-    run = _Run(ctx)
     collector: Chan[Any] = Chan(workers)
-    mapped = run.sender(collector)
     results: list[Any] = []
 
     def emit_result(value: Any) -> None:
@@ -190,7 +201,8 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
             raise RuntimeError("map_reduce: the reducer emitted more than one result")
         results.append(value)
 
-    try:
+    with _Run(ctx) as run:
+        mapped = run.sender(collector)
         source = _start_generator(run, generate)
         if dispatcher is None:
             call: Callable[[Any], Any] = lambda item: mapper(item, mapped, run.cancel_with)  # noqa: E731
@@ -203,11 +215,6 @@ def map_reduce(generate: Callable[[Callable[[Any], None]], Any],
             pass
         except BaseException as exc:
             run.fail(exc)
-    finally:
-        run.close()
-        run.wg.wait()
-    if run.error is not None:
-        raise run.error
     if not results:
         raise RuntimeError("map_reduce: the reducer emitted no result")
     return results[0]
@@ -227,17 +234,11 @@ def for_each(generate: Callable[[Callable[[Any], None]], Any], mapper: Callable[
     """
     workers = _check_workers(workers)
     dispatcher = None if executor is None else Dispatcher(executor)
-    run = _Run(ctx)
-    try:
+    with _Run(ctx) as run:
         source = _start_generator(run, generate)
         call = mapper if dispatcher is None else remote_call(dispatcher, run.ctx, mapper)
         _start_mappers(run, source, call, workers)
         run.wg.wait()
-    finally:
-        run.close()
-        run.wg.wait()
-    if run.error is not None:
-        raise run.error
 
 
 def _declares_ctx(fn: Callable[..., Any]) -> bool:
@@ -262,16 +263,10 @@ def finish(*fns: Callable[..., Any], ctx: Any = None) -> None:
     for fn in fns:
         if not callable(fn):
             raise TypeError(f"finish needs callables, not {type(fn).__name__}")
-    run = _Run(ctx)
-    try:
+    with _Run(ctx) as run:
         for fn in fns:
             if _declares_ctx(fn):
                 run.go(lambda f=fn: f(ctx=run.ctx))
             else:
                 run.go(fn)
         run.wg.wait()
-    finally:
-        run.close()
-        run.wg.wait()
-    if run.error is not None:
-        raise run.error

@@ -19,6 +19,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, Iterable, Optional
 
+from gocore._args import check_int
 from gocore._gocore import Chan, Mutex, RecvChan, select
 from gocore.context import background, context_after_func, with_cancel
 from gocore.errors import ClosedChannelError
@@ -41,19 +42,11 @@ def _close_with(ch: Chan[Any], exc: Optional[BaseException]) -> None:
 
 
 def _check_cap(cap: Any) -> int:
-    if isinstance(cap, bool) or not isinstance(cap, int):
-        raise TypeError(f"cap must be an int, not {type(cap).__name__}")
-    if cap < 0:
-        raise ValueError(f"cap must be >= 0, got {cap}")
-    return cap
+    return check_int(cap, "cap", 0)
 
 
 def _check_workers(workers: Any) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        raise TypeError(f"workers must be an int, not {type(workers).__name__}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    return workers
+    return check_int(workers, "workers", 1)
 
 
 def _check_source(source: Any, what: str = "source") -> Any:

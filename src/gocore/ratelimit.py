@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from gocore import _aio, _clock
-from gocore._gocore import Chan, Mutex, _install_clock, _TokenBucket, select
+from gocore import _asyncio_bridge, _clock
+from gocore._args import check_int
+from gocore._gocore import Chan, Mutex, _install_clock, _timeout_seconds, _TokenBucket, select
 from gocore.errors import DeadlineExceeded
-from gocore.timers import Timer
+from gocore.timers import Seconds, Timer
 
 __all__ = ["RateLimiter", "Reservation"]
 
@@ -42,13 +43,10 @@ def _check_rate(rate: Any) -> float:
 
 
 def _check_count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, got {value}")
-    if value >= 1 << 63:
-        raise OverflowError(f"{what} must fit in 64 bits, got {value}")
-    return value
+    count = check_int(value, what, 0)
+    if count >= 1 << 63:
+        raise OverflowError(f"{what} must fit in 64 bits, got {count}")
+    return count
 
 
 class Reservation:
@@ -215,10 +213,11 @@ class RateLimiter(_TokenBucket):
                     self._last_event = previous
             r._tokens = 0                 # a second cancel gives nothing back
 
-    def _start_wait(self, n: int, ctx: Any, timeout: Optional[float]) -> Optional[Reservation]:
+    def _start_wait(self, n: int, ctx: Any, timeout: Any) -> Optional[Reservation]:
         """The checks and the reservation shared by acquire and aacquire:
         None when the tokens are there now, else the reservation to wait for."""
         _check_count(n, "n")
+        seconds = _timeout_seconds(timeout)     # the library's one rule (timeout.pxi); None: forever
         with self._mu:
             burst, limit = self._burst, self._limit
         if n > burst and limit != _INF:
@@ -230,8 +229,8 @@ class RateLimiter(_TokenBucket):
         t = _clock.now()
         wait_limit = _INF
         deadline_first = False
-        if timeout is not None:
-            wait_limit = max(float(timeout), 0.0)
+        if seconds is not None:
+            wait_limit = seconds
         deadline = ctx.deadline() if ctx is not None else None
         if deadline is not None and deadline - t <= wait_limit:
             wait_limit = deadline - t
@@ -246,7 +245,7 @@ class RateLimiter(_TokenBucket):
             return None
         return r
 
-    def acquire(self, n: int = 1, ctx: Any = None, timeout: Optional[float] = None) -> None:
+    def acquire(self, n: int = 1, ctx: Any = None, timeout: Optional[Seconds] = None) -> None:
         """Wait until `n` tokens are granted, first come first served.
 
         Raises ``ValueError`` if `n` exceeds the burst of a finite rate; raises
@@ -278,7 +277,7 @@ class RateLimiter(_TokenBucket):
         if r is None:
             return
         try:
-            fired = await _aio.sleep(r.delay(), ctx)
+            fired = await _asyncio_bridge.sleep(r.delay(), ctx)
         except BaseException:
             r.cancel()
             raise

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, NamedTuple, Optional
 
-from gocore import _aio
+from gocore import _asyncio_bridge
 from gocore._gocore import Chan, Mutex, RecvChan, _FlightCall, _FlightGroup
 from gocore.goroutine import go
 
@@ -139,7 +139,7 @@ class SingleFlight(_FlightGroup):
             for ch in c.chans:
                 ch.send(result)
         if c.tasks is not None:
-            _aio.resolve_all(c.tasks)
+            _asyncio_bridge.resolve_all(c.tasks)
 
     def forget(self, key: Any) -> None:
         """Forget `key`: the next call for it runs anew, even while the current

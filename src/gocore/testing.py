@@ -10,13 +10,15 @@ that asks for it, counting only the goroutines that test started.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 from gocore import _gocore
 from gocore._fakeclock import FakeClock, fake_clock
 from gocore.dump import GoroutineInfo, format_goroutines, goroutines
+from gocore.timers import Seconds
 
 __all__ = ["FakeClock", "fake_clock", "verify_none"]
 
@@ -55,7 +57,7 @@ def _verify(timeout: float, ignore: Iterable[str], after_id: int) -> None:
         + format_goroutines(leaked))
 
 
-def verify_none(timeout: float = 1.0, ignore: Iterable[str] = ()) -> None:
+def verify_none(timeout: Optional[Seconds] = 1.0, ignore: Iterable[str] = ()) -> None:
     """Raise ``AssertionError`` with a dump if any goroutine is still alive
     after `timeout` seconds (retrying with backoff until then), except those
     whose ``name`` is in `ignore`.  Goroutines that finish in time pass.
@@ -68,10 +70,9 @@ def verify_none(timeout: float = 1.0, ignore: Iterable[str] = ()) -> None:
             stop.close()
             gocore.testing.verify_none()
     """
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout >= 0:
-        raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+    seconds = _gocore._timeout_seconds(timeout)     # the library's one rule; None: forever
     __tracebackhide__ = True
-    _verify(float(timeout), ignore, 0)
+    _verify(math.inf if seconds is None else seconds, ignore, 0)
 
 
 def _last_id() -> int:

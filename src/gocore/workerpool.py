@@ -17,11 +17,11 @@ from __future__ import annotations
 import threading
 from asyncio import CancelledError
 from types import TracebackType
-from typing import Any, Callable, Generator, Iterable, List, Literal, Optional, TypeVar
+from typing import Any, Callable, Iterable, List, Literal, Optional, TypeVar
 
 from gocore._gocore import AtomicInt, Semaphore, WaitGroup, _go_labeled, _is_coro_fn, _not_callable
 from gocore._executor import ChunkedMap, Dispatcher
-from gocore.aio import acquire_slot, wait_group
+from gocore._group import GroupScope
 from gocore.context import Context, _CancelCauseFunc, background, cause, with_cancel_cause
 from gocore.goroutine import spawn_coro
 
@@ -32,7 +32,7 @@ __all__ = ["WorkerPool"]
 R = TypeVar("R")
 
 
-class WorkerPool:
+class WorkerPool(GroupScope):
     """Run tasks in goroutines, at most `max_workers` at a time.
 
     Example::
@@ -198,9 +198,9 @@ class WorkerPool:
     async def _atake_slot(self, ctx: Optional[Context]) -> bool:
         """``_take_slot`` for a task: the loop runs on while it waits."""
         try:
-            await acquire_slot(self._sem, ctx)
+            await self._sem.aacquire(1, ctx)
         except CancelledError:
-            raise       # a cancelled wait holds nothing (acquire_slot's rule)
+            raise       # a cancelled wait holds nothing (Semaphore.aacquire's rule)
         except BaseException:
             if ctx is not None and ctx.err() is not None:
                 return False
@@ -340,9 +340,6 @@ class WorkerPool:
         self.wait()
         return results
 
-    def __enter__(self) -> "WorkerPool":
-        return self
-
     def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> Literal[False]:
         if exc_type is None:
@@ -353,17 +350,6 @@ class WorkerPool:
             except BaseException:
                 pass        # the block's own exception wins
         return False
-
-    async def _await(self) -> None:
-        await wait_group(self._wg)
-        self._waited()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        """``await p``: ``wait()`` for a task (the loop keeps running)."""
-        return self._await().__await__()
-
-    async def __aenter__(self) -> "WorkerPool":
-        return self
 
     async def __aexit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> Literal[False]:

@@ -30,14 +30,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import gocore
 
 from .harness import Row, Side
+from .pipeline import BLOCK, make_block     # the same 64 KiB blocks as the pipeline rows
 
-BLOCK = 64 * 1024
 RECORD = 1024
 ROUNDS = 7
-
-
-def make_block(i: int) -> bytes:
-    return i.to_bytes(8, "little") * (BLOCK // 8)
 
 
 def digest(block: bytes) -> int:

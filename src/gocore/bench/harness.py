@@ -113,6 +113,16 @@ def summary(ratios: List[float]) -> Dict[str, Any]:
     return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "rounds": ratios}
 
 
+def relay(get: Callable[[], Any], put: Callable[[Any], Any], fn: Callable[[Any], Any], stop: Any) -> None:
+    """One middle stage of the bench pipelines, for every kind of queue:
+    put(fn(item)) for each item got, until `stop` arrives."""
+    while True:
+        item = get()
+        if item is stop:
+            return
+        put(fn(item))
+
+
 def available(module: Optional[str]) -> bool:
     if module is None:
         return True

@@ -22,6 +22,8 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import gocore
 
+from .harness import relay
+
 BLOCK = 64 * 1024
 BUFFER = 16
 WORKERS = 2
@@ -100,12 +102,7 @@ def run_queue(n: int) -> int:
             put(make_block(i))
 
     def hasher() -> None:
-        get, put = blocks.get, digests.put
-        while True:
-            block = get()
-            if block is _DONE:
-                return
-            put(digest(block))
+        relay(blocks.get, digests.put, digest, _DONE)
 
     def aggregate(k: int) -> None:
         get = digests.get

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import gocore
 
-from .harness import Row, Side
+from .harness import Row, Side, relay
 
 ITEMS = 200
 QUICK_ITEMS = 24
@@ -56,12 +56,7 @@ def channel_pipeline(make_queue: Callable[[], Any], workers: int, items: int) ->
     jobs, results = make_queue(), make_queue()
 
     def worker() -> None:
-        get, put = jobs.get, results.put
-        while True:
-            n = get()
-            if n is None:
-                return
-            put(crunch(n))
+        relay(jobs.get, results.put, crunch, None)
 
     def source() -> None:
         put = jobs.put

@@ -1,5 +1,6 @@
-"""asyncio glue for the pattern modules: completing a task's future from any
-thread, and a task's sleep that gocore's timers and contexts end.
+"""The bridge from gocore's threads to asyncio, for the pattern modules:
+completing a task's future from any thread, and a task's sleep that gocore's
+timers and contexts end.  (gocore.aio is the public side: ``cancel_on``.)
 
 A future belongs to its loop and may only be touched on that loop's thread.
 ``resolve`` sets it directly when the caller already runs on that loop (no
