@@ -51,6 +51,7 @@ include "chan_wait.pxi"
 include "chan_locked.pxi"
 include "chan_ops.pxi"
 include "chan.pxi"
+include "select_cases.pxi"      # what a case may be, and how one is read
 include "select.pxi"
 include "chan_async.pxi"
 include "sched.pxi"

@@ -204,5 +204,9 @@ DEF GEN_RESETTING = -1
 # chan.pxi         Chan, the RecvChan/SendChan views, nilchan, GC slots
 # chan_async.pxi   the awaitable twins (asend, arecv, async for, aselect), the
 #                  given-back ("returned") values, waking task waiters
-# select.pxi       select() over all of the above
+# select_cases.pxi select's cases: SelCase, default, _parse_case, sel_parse
+#                  (the shuffle), the junk-case TypeError
+# select.pxi       select() over all of the above: sel_poll, the pass 2/3
+#                  helpers aselect shares (SelWait), _sel_block, the
+#                  METH_FASTCALL entry (gocore_select.h)
 
