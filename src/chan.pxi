@@ -6,6 +6,11 @@ cdef inline int _take_if_fast(Chan ch, object timeout, PyObject** out) except -1
     return R_DIVERT
 
 
+# binding(False) on the channel classes: their methods are plain method
+# descriptors, so `ch.send(v)` is a direct METH_FASTCALL call with no
+# bound-method object in between (callgrind, 3.11: 810 -> 600 instructions
+# per send+recv pair); select recognises them by their PyMethodDef.
+@cython.binding(False)
 cdef class Chan:
     """Chan(cap=0)
 --
@@ -69,6 +74,7 @@ cdef class Chan:
         self._c.close_exc = NULL
         chan_ret_clear(&self._c)
 
+    @classmethod
     def __class_getitem__(cls, item):
         """``Chan[int]`` for annotations."""
         return _types.GenericAlias(cls, item)
@@ -214,6 +220,7 @@ cdef class Chan:
         return f"<gocore.Chan cap={self._c.cap} len={len(self)}{state}>"
 
 
+@cython.binding(False)
 cdef class _ChanView:
     """What the two one-directional views share: the channel they look at."""
     cdef Chan _ch                    # never None: set by __cinit__
@@ -226,6 +233,7 @@ cdef class _ChanView:
                             f"make it with ch.recv_only() / ch.send_only(), not directly")
         self._ch = <Chan>ch
 
+    @classmethod
     def __class_getitem__(cls, item):
         return _types.GenericAlias(cls, item)
 
@@ -250,6 +258,7 @@ cdef class _ChanView:
         return f"<gocore.{type(self).__name__} of {self._ch!r}>"
 
 
+@cython.binding(False)
 cdef class RecvChan(_ChanView):
     """The receiving side of a channel (Go's ``<-chan T``), from
     ``ch.recv_only()``: ``recv``, ``recv_ok``, iteration, ``len``, ``cap``,
@@ -294,6 +303,7 @@ cdef class RecvChan(_ChanView):
         return chan_next(self._ch)
 
 
+@cython.binding(False)
 cdef class SendChan(_ChanView):
     """The sending side of a channel (Go's ``chan<- T``), from
     ``ch.send_only()``: ``send``, ``close``, ``len``, ``cap``, usable in

@@ -48,4 +48,21 @@ static PyMethodDef gocore_select_def = {
     METH_FASTCALL | METH_KEYWORDS, NULL /* the docstring is set from select.pxi */
 };
 
+/* ---- telling a case's method by identity ----
+ * The channel classes are binding(False): `Chan.recv` is a method
+ * descriptor and `ch.recv` a builtin method bound to ch, both pointing at
+ * the one PyMethodDef of the class.  That pointer is the method's identity;
+ * `__self__` of a bound one is always an instance of the class (the
+ * descriptor's __get__ checks), though select still checks its type. */
+static inline const void *gocore_method_id(PyObject *descr) {
+    return PyObject_TypeCheck(descr, &PyMethodDescr_Type)
+        ? (const void *)((PyMethodDescrObject *)descr)->d_method : NULL;
+}
+static inline const void *gocore_bound_id(PyObject *o) {
+    return PyCFunction_Check(o) ? (const void *)((PyCFunctionObject *)o)->m_ml : NULL;
+}
+static inline PyObject *gocore_bound_self(PyObject *o) {
+    return PyCFunction_GET_SELF(o);
+}
+
 #endif /* GOCORE_SELECT_H */

@@ -2,17 +2,19 @@
 #
 # A case is a bound method of a Chan or a view (recv, recv_ok, or a
 # (send, value) tuple), an awaitable twin of one (aselect takes the same
-# cases), or `default`.  Methods are recognised by the identity of the
-# function behind them, so reading a case is a few pointer compares and
-# never a call; anything else is a TypeError naming the case.
+# cases), or `default`.  The channel classes are binding(False), so a case
+# is a builtin bound method: it is recognised by the identity of its
+# PyMethodDef (shared by the class's method descriptor and every method
+# bound from it), so reading a case is a few pointer compares and never a
+# call; anything else is a TypeError naming the case.
 
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.sequence cimport PySequence_Fast_ITEMS
 
-cdef extern from "Python.h":
-    bint PyMethod_Check(object o)
-    PyObject* PyMethod_GET_FUNCTION(object o)
-    PyObject* PyMethod_GET_SELF(object o)
+cdef extern from "gocore_select.h":
+    const void* gocore_method_id(object descr)
+    const void* gocore_bound_id(object o)
+    PyObject* gocore_bound_self(object o)
 
 DEF CASE_RECV = 0
 DEF CASE_RECV_OK = 1
@@ -49,34 +51,34 @@ Example::
 cdef object _DEFAULT = default       # a C-level reference: no global lookup per case
 
 # The functions behind the bound methods that make cases (compared by identity).
-cdef object _f_chan_recv = Chan.recv
-cdef object _f_chan_recv_ok = Chan.recv_ok
-cdef object _f_chan_send = Chan.send
-cdef object _f_recvchan_recv = RecvChan.recv
-cdef object _f_recvchan_recv_ok = RecvChan.recv_ok
-cdef object _f_sendchan_send = SendChan.send
+cdef const void* _f_chan_recv = gocore_method_id(Chan.recv)
+cdef const void* _f_chan_recv_ok = gocore_method_id(Chan.recv_ok)
+cdef const void* _f_chan_send = gocore_method_id(Chan.send)
+cdef const void* _f_recvchan_recv = gocore_method_id(RecvChan.recv)
+cdef const void* _f_recvchan_recv_ok = gocore_method_id(RecvChan.recv_ok)
+cdef const void* _f_sendchan_send = gocore_method_id(SendChan.send)
 # The awaitable twins are accepted as the same cases (aselect takes either).
-cdef object _f_chan_arecv = Chan.arecv
-cdef object _f_chan_arecv_ok = Chan.arecv_ok
-cdef object _f_chan_asend = Chan.asend
-cdef object _f_recvchan_arecv = RecvChan.arecv
-cdef object _f_recvchan_arecv_ok = RecvChan.arecv_ok
-cdef object _f_sendchan_asend = SendChan.asend
+cdef const void* _f_chan_arecv = gocore_method_id(Chan.arecv)
+cdef const void* _f_chan_arecv_ok = gocore_method_id(Chan.arecv_ok)
+cdef const void* _f_chan_asend = gocore_method_id(Chan.asend)
+cdef const void* _f_recvchan_arecv = gocore_method_id(RecvChan.arecv)
+cdef const void* _f_recvchan_arecv_ok = gocore_method_id(RecvChan.arecv_ok)
+cdef const void* _f_sendchan_asend = gocore_method_id(SendChan.asend)
 
 
-cdef inline PyObject* _plain_twin(PyObject* f):
-    if f == <PyObject*>_f_chan_arecv:
-        return <PyObject*>_f_chan_recv
-    if f == <PyObject*>_f_chan_arecv_ok:
-        return <PyObject*>_f_chan_recv_ok
-    if f == <PyObject*>_f_chan_asend:
-        return <PyObject*>_f_chan_send
-    if f == <PyObject*>_f_recvchan_arecv:
-        return <PyObject*>_f_recvchan_recv
-    if f == <PyObject*>_f_recvchan_arecv_ok:
-        return <PyObject*>_f_recvchan_recv_ok
-    if f == <PyObject*>_f_sendchan_asend:
-        return <PyObject*>_f_sendchan_send
+cdef inline const void* _plain_twin(const void* f):
+    if f == _f_chan_arecv:
+        return _f_chan_recv
+    if f == _f_chan_arecv_ok:
+        return _f_chan_recv_ok
+    if f == _f_chan_asend:
+        return _f_chan_send
+    if f == _f_recvchan_arecv:
+        return _f_recvchan_recv
+    if f == _f_recvchan_arecv_ok:
+        return _f_recvchan_recv_ok
+    if f == _f_sendchan_asend:
+        return _f_sendchan_send
     return f
 
 
@@ -109,10 +111,10 @@ cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
 
 cdef inline int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
     # The common case first, with no twin lookup: ch.recv of a plain Chan.
-    cdef PyObject* f
+    cdef const void* f
     cdef Chan ch
-    if PyMethod_Check(case) and PyMethod_GET_FUNCTION(case) == <PyObject*>_f_chan_recv:
-        ch = _case_chan(PyMethod_GET_SELF(case), False, False)
+    if gocore_bound_id(case) == _f_chan_recv:
+        ch = _case_chan(gocore_bound_self(case), False, False)
         if ch is not None:
             sc.kind = CASE_RECV
             sc.value = NULL
@@ -122,38 +124,38 @@ cdef inline int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
 
 
 cdef int _parse_case_any(object case, Py_ssize_t i, SelCase* sc) except -1:
-    cdef PyObject* f
+    cdef const void* f
     cdef Chan ch = None
     if isinstance(case, tuple):
         if PyTuple_GET_SIZE(case) == 2:
             meth = <object>PyTuple_GET_ITEM(case, 0)
-            if PyMethod_Check(meth):
-                f = _plain_twin(PyMethod_GET_FUNCTION(meth))
-                if f == <PyObject*>_f_chan_send:
-                    ch = _case_chan(PyMethod_GET_SELF(meth), False, True)
-                elif f == <PyObject*>_f_sendchan_send:
-                    ch = _case_chan(PyMethod_GET_SELF(meth), True, True)
+            f = _plain_twin(gocore_bound_id(meth))
+            if f != NULL:
+                if f == _f_chan_send:
+                    ch = _case_chan(gocore_bound_self(meth), False, True)
+                elif f == _f_sendchan_send:
+                    ch = _case_chan(gocore_bound_self(meth), True, True)
             if ch is not None:
                 sc.kind = CASE_SEND
                 sc.value = PyTuple_GET_ITEM(case, 1)
                 sc.core = NULL if ch._nil else &ch._c
                 return 0
         raise _bad_case(i, case)
-    if PyMethod_Check(case):
-        f = _plain_twin(PyMethod_GET_FUNCTION(case))
-        if f == <PyObject*>_f_chan_recv:
-            ch = _case_chan(PyMethod_GET_SELF(case), False, False)
+    f = _plain_twin(gocore_bound_id(case))
+    if f != NULL:
+        if f == _f_chan_recv:
+            ch = _case_chan(gocore_bound_self(case), False, False)
             sc.kind = CASE_RECV
-        elif f == <PyObject*>_f_chan_recv_ok:
-            ch = _case_chan(PyMethod_GET_SELF(case), False, False)
+        elif f == _f_chan_recv_ok:
+            ch = _case_chan(gocore_bound_self(case), False, False)
             sc.kind = CASE_RECV_OK
-        elif f == <PyObject*>_f_recvchan_recv:
-            ch = _case_chan(PyMethod_GET_SELF(case), True, False)
+        elif f == _f_recvchan_recv:
+            ch = _case_chan(gocore_bound_self(case), True, False)
             sc.kind = CASE_RECV
-        elif f == <PyObject*>_f_recvchan_recv_ok:
-            ch = _case_chan(PyMethod_GET_SELF(case), True, False)
+        elif f == _f_recvchan_recv_ok:
+            ch = _case_chan(gocore_bound_self(case), True, False)
             sc.kind = CASE_RECV_OK
-        elif f == <PyObject*>_f_chan_send or f == <PyObject*>_f_sendchan_send:
+        elif f == _f_chan_send or f == _f_sendchan_send:
             raise TypeError(f"select case {i}: a send case is a tuple (ch.send, value), not {_case_repr(case)}")
         if ch is not None:
             sc.value = NULL
