@@ -121,7 +121,7 @@ cdef void chan_wake_tasks(ChanWaiter* w) noexcept with gil:
     """Wake the task records of a wake list (linked through `next`)."""
     cdef list ops
     if w.next == NULL:
-        task_wake(w.sleeper.task)
+        task_wake_held(w.sleeper.task)
         return
     ops = []
     while w != NULL:

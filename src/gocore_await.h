@@ -65,4 +65,52 @@ static int gocore_await_install(PyObject *type, gocore_step_fn step) {
     return 0;
 }
 
+/* Scheduling a task's wake-up the way asyncio's own Future does: one
+ * vectorcall of the loop's method by interned name (no bound method, no
+ * keyword dict), so waking costs what a Future's set_result costs minus the
+ * Future.  The names are made once, at the first call (under the GIL or an
+ * attached thread state; a racing second creation only leaks a string). */
+static PyObject *gocore_s_call_soon, *gocore_s_call_soon_ts, *gocore_kw_context;
+
+static int gocore_await_names(void) {
+    if (gocore_kw_context != NULL)
+        return 0;
+    gocore_s_call_soon = PyUnicode_InternFromString("call_soon");
+    gocore_s_call_soon_ts = PyUnicode_InternFromString("call_soon_threadsafe");
+    if (gocore_s_call_soon == NULL || gocore_s_call_soon_ts == NULL)
+        return -1;
+    gocore_kw_context = Py_BuildValue("(s)", "context");
+    return gocore_kw_context == NULL ? -1 : 0;
+}
+
+/* loop.call_soon(cb, arg, context=ctx) */
+static int gocore_call_soon(PyObject *loop, PyObject *cb, PyObject *arg, PyObject *ctx) {
+    PyObject *args[4] = {loop, cb, arg, ctx};
+    PyObject *r;
+    if (gocore_await_names() < 0)
+        return -1;
+    r = PyObject_VectorcallMethod(gocore_s_call_soon, args, 3, gocore_kw_context);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* loop.call_soon_threadsafe(cb, arg) */
+static int gocore_call_soon_threadsafe(PyObject *loop, PyObject *cb, PyObject *arg) {
+    PyObject *args[3] = {loop, cb, arg};
+    PyObject *r;
+    if (gocore_await_names() < 0)
+        return -1;
+    r = PyObject_VectorcallMethod(gocore_s_call_soon_ts, args, 3, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *gocore_call_noargs(PyObject *f) {
+    return PyObject_CallNoArgs(f);
+}
+
 #endif /* GOCORE_AWAIT_H */
