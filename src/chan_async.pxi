@@ -162,6 +162,7 @@ cdef class _ChanAwait(TaskWait):
     cdef Chan _ch
     cdef object _v               # asend: the value (the record holds its own reference)
     cdef int _op
+    cdef int _slot               # its index in _chan_await_pool, or -1
     cdef ChanSleeper _sl
     cdef ChanWaiter _w
 
@@ -181,8 +182,13 @@ cdef class _ChanAwait(TaskWait):
     cdef object _step(self):
         if self._phase == PH_NEW:
             if self._op == AOP_SEND:
-                return self._start_send()
-            return self._start_recv()
+                r = self._start_send()
+            else:
+                r = self._start_recv()
+            if self._phase == PH_DONE:
+                self._ch = None      # a pooled object must not keep its channel
+                self._v = None       # or value alive once done
+            return r
         if self._phase == PH_QUEUED:
             # Woken: the record was claimed and completed before the future
             # was resolved, and the claimer no longer touches it.
@@ -230,6 +236,7 @@ cdef class _ChanAwait(TaskWait):
         cdef PyObject* p = NULL
         cdef bint is_send = self._op == AOP_SEND
         cdef int r
+        self._unpool()
         try:
             self.arm()
         except BaseException:
@@ -267,6 +274,7 @@ cdef class _ChanAwait(TaskWait):
 
     cdef object _queue_nil(self):
         # nilchan: nothing ever completes; only cancellation ends the wait.
+        self._unpool()
         self.arm()
         task_sleeper_init(&self._sl, self)
         chan_waiter_init(&self._w, &self._sl, self._op == AOP_SEND, NULL, 0)
@@ -315,8 +323,48 @@ cdef class _ChanAwait(TaskWait):
             self._hand_on()
 
 
+    cdef inline void _unpool(self) noexcept:
+        # About to wait: from now on this object's life (and its dealloc's
+        # hand-on, above) is the task's, so the pool lets go of it.
+        if self._slot >= 0:
+            _chan_await_pool[self._slot] = NULL
+            self._slot = -1
+            Py_DECREF(self)          # the pool's reference; the caller holds another
+
+
+# The ready path would spend most of its time allocating and freeing its
+# awaitable.  A few are kept instead: one whose only reference is the pool's
+# (refcount 1) is unreachable from anywhere else, so it can be handed out
+# again.  Only an object that never waited is in the pool (_unpool), and a
+# finished one holds no channel or value.  The refcount test needs the GIL:
+# a free-threaded build allocates every time.
+DEF AWAIT_POOL = 4
+cdef PyObject* _chan_await_pool[AWAIT_POOL]
+
+cdef extern from "Python.h":
+    Py_ssize_t _refcnt "Py_REFCNT" (PyObject* o)
+
+
 cdef object chan_op(Chan ch, int op, object v):
-    cdef _ChanAwait a = _ChanAwait.__new__(_ChanAwait)
+    cdef _ChanAwait a = None
+    cdef PyObject* p
+    cdef int i
+    if not GOCORE_FREE_THREADED:
+        for i in range(AWAIT_POOL):
+            p = _chan_await_pool[i]
+            if p == NULL:
+                a = _ChanAwait.__new__(_ChanAwait)
+                Py_INCREF(a)
+                _chan_await_pool[i] = <PyObject*>a
+                a._slot = i
+                break
+            if _refcnt(p) == 1:
+                a = <_ChanAwait>p
+                break
+    if a is None:
+        a = _ChanAwait.__new__(_ChanAwait)
+        a._slot = -1
+    a._phase = PH_NEW
     a._ch = ch
     a._op = op
     a._v = v
