@@ -109,6 +109,22 @@ static int gocore_call_soon_threadsafe(PyObject *loop, PyObject *cb, PyObject *a
     return 0;
 }
 
+/* ctx.run(fn, arg), without the bound method. */
+static int gocore_context_run(PyObject *ctx, PyObject *fn, PyObject *arg) {
+    PyObject *r;
+    if (PyContext_Enter(ctx) < 0)
+        return -1;
+    r = PyObject_CallOneArg(fn, arg);
+    if (PyContext_Exit(ctx) < 0) {
+        Py_XDECREF(r);
+        return -1;
+    }
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 static PyObject *gocore_call_noargs(PyObject *f) {
     return PyObject_CallNoArgs(f);
 }

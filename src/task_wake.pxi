@@ -67,7 +67,7 @@ cdef void tasks_wake_batch(list ops) noexcept:
                 except RuntimeError:
                     t.abandon()
             else:
-                by_loop.setdefault(t._loop, []).append(t)
+                by_loop.setdefault(t._evloop, []).append(t)
         for loop, group in by_loop.items():
             try:
                 gocore_call_soon_threadsafe(loop, _wake_tasks_on_loop, group)

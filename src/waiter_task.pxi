@@ -60,6 +60,7 @@ cdef extern from "gocore_await.h":
     int gocore_call_soon(object loop, object cb, object arg, object ctx) except -1
     int gocore_call_soon_threadsafe(object loop, object cb, object arg) except -1
     object gocore_call_noargs(object f)
+    int gocore_context_run(object ctx, object fn, object arg) except -1
 
 
 cdef object _get_running_loop = _asyncio_running_loop    # a C-level reference
@@ -75,7 +76,7 @@ cdef class TaskWait:
     All of that state is touched only on the loop's thread (a waker on
     another thread goes through call_soon_threadsafe).  Subclasses implement
     _step (each resumption) and _throw (cancellation)."""
-    cdef object _loop
+    cdef object _evloop
     cdef object _cb              # the first done-callback (the task's wake-up) ...
     cdef object _cb_ctx          # ... and its context, until scheduled
     cdef list _more_cbs          # further [callback, context] pairs (rare)
@@ -123,15 +124,21 @@ cdef class TaskWait:
     def _asyncio_future_blocking(self, value):
         self._blocking = bool(value)
 
-    def get_loop(self):
-        return self._loop
+    @property
+    def _loop(self):
+        # No get_loop(): asyncio finds the loop of a foreign future here when
+        # that method is missing, and the attribute costs no bound method.
+        return self._evloop
 
+    @cython.always_allow_keywords(False)
     def done(self):
         return self._fstate != FS_PENDING
 
+    @cython.always_allow_keywords(False)
     def cancelled(self):
         return self._fstate == FS_CANCELLED
 
+    @cython.always_allow_keywords(False)
     def result(self):
         if self._fstate == FS_DONE:
             return None
@@ -141,6 +148,7 @@ cdef class TaskWait:
             raise _CancelledError(self._cancel_msg)
         raise _InvalidStateError("Result is not ready.")
 
+    @cython.always_allow_keywords(False)
     def exception(self):
         self.result()
         return None
@@ -149,7 +157,7 @@ cdef class TaskWait:
         if context is None:
             context = _copy_context()
         if self._fstate != FS_PENDING:
-            gocore_call_soon(self._loop, fn, self, context)
+            gocore_call_soon(self._evloop, fn, self, context)
         elif self._cb is None:
             self._cb = fn
             self._cb_ctx = context
@@ -186,7 +194,7 @@ cdef class TaskWait:
         # ready queue as its own Handle (_cancelled, _run below) -- what
         # call_soon does, minus a Handle and two Python-level calls, which
         # are most of what a same-loop wake costs.
-        loop = self._loop
+        loop = self._evloop
         if (self._cb is not None and self._more_cbs is None and not self._in_ready
                 and _is_plain_loop(loop) and not loop._debug):
             if loop._closed:
@@ -209,6 +217,7 @@ cdef class TaskWait:
     def _cancelled(self):
         return False             # as a Handle on the ready queue: never cancelled
 
+    @cython.always_allow_keywords(False)
     def _run(self):
         # As a Handle: the loop runs the callback _schedule_callbacks queued.
         cb = self._cb
@@ -237,11 +246,11 @@ cdef class TaskWait:
 
     cdef int _run_callback(self, object fn, object ctx) except -1:
         try:
-            ctx.run(fn, self)
+            gocore_context_run(ctx, fn, self)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.call_exception_handler({
+            self._evloop.call_exception_handler({
                 "message": "Exception in callback " + repr(fn),
                 "exception": exc, "future": self})
         return 0
@@ -260,7 +269,7 @@ cdef class TaskWait:
     cdef int prepare(self) except -1:
         """Bind to the running loop (RuntimeError without one) as a fresh
         pending future.  Call before taking any spin lock."""
-        self._loop = gocore_call_noargs(_get_running_loop)
+        self._evloop = gocore_call_noargs(_get_running_loop)
         self._thread = PyThread_get_thread_ident()
         self._fstate = FS_PENDING
         self._cancel_msg = None
@@ -288,7 +297,7 @@ cdef class TaskWait:
                 self._fstate = FS_DONE
                 self._schedule_callbacks()
         else:
-            gocore_call_soon_threadsafe(self._loop, _wake_task_on_loop, self)
+            gocore_call_soon_threadsafe(self._evloop, _wake_task_on_loop, self)
         return 0
 
     cdef int abandon(self) except -1:
