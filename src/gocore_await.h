@@ -83,30 +83,26 @@ static int gocore_await_names(void) {
     return gocore_kw_context == NULL ? -1 : 0;
 }
 
-/* loop.call_soon(cb, arg, context=ctx) */
-static int gocore_call_soon(PyObject *loop, PyObject *cb, PyObject *arg, PyObject *ctx) {
+/* loop.<name>(cb, arg), with context=ctx unless ctx is NULL. */
+static int gocore_loop_call(PyObject **name, PyObject *loop, PyObject *cb,
+                            PyObject *arg, PyObject *ctx) {
     PyObject *args[4] = {loop, cb, arg, ctx};
     PyObject *r;
     if (gocore_await_names() < 0)
         return -1;
-    r = PyObject_VectorcallMethod(gocore_s_call_soon, args, 3, gocore_kw_context);
+    r = PyObject_VectorcallMethod(*name, args, 3, ctx != NULL ? gocore_kw_context : NULL);
     if (r == NULL)
         return -1;
     Py_DECREF(r);
     return 0;
 }
 
-/* loop.call_soon_threadsafe(cb, arg) */
+static int gocore_call_soon(PyObject *loop, PyObject *cb, PyObject *arg, PyObject *ctx) {
+    return gocore_loop_call(&gocore_s_call_soon, loop, cb, arg, ctx);
+}
+
 static int gocore_call_soon_threadsafe(PyObject *loop, PyObject *cb, PyObject *arg) {
-    PyObject *args[3] = {loop, cb, arg};
-    PyObject *r;
-    if (gocore_await_names() < 0)
-        return -1;
-    r = PyObject_VectorcallMethod(gocore_s_call_soon_ts, args, 3, NULL);
-    if (r == NULL)
-        return -1;
-    Py_DECREF(r);
-    return 0;
+    return gocore_loop_call(&gocore_s_call_soon_ts, loop, cb, arg, NULL);
 }
 
 /* ctx.run(fn, arg), without the bound method. */
