@@ -70,7 +70,7 @@ cdef class _ChanAwait(TaskWait):
                 r = self._start_send()
             else:
                 r = self._start_recv()
-            if self._phase == PH_DONE:
+            if self._phase == PH_DONE and self._slot >= 0:
                 self._ch = None      # a pooled object must not keep its channel
                 self._v = None       # or value alive once done
             return r
