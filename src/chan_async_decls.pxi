@@ -34,8 +34,10 @@
 #         cancellation is requested again for the task's next suspension
 #         (rerequest_cancel, which keeps asyncio.timeout's count right);
 #       * a send failed on close: nothing was delivered; it raises.
-# The completer still resolves the future afterwards; that finds it
-# cancelled and does nothing.  A completer whose wake fails because the loop
+# The awaitable is itself the task's future (waiter_task.pxi): task.cancel()
+# calls its cancel(), which decides nothing -- it only makes the task throw
+# CancelledError in, and the race above is run there.  The completer still
+# resolves the future afterwards; that finds it cancelled and does nothing.  A completer whose wake fails because the loop
 # is closed calls abandon(), which applies the same rules (give the value
 # back) unless the task has already settled the outcome itself.
 # tests/test_async_chan.py::test_cancel_stress_* checks this with exact
