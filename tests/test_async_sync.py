@@ -184,8 +184,8 @@ def test_rwmutex_tasks_wait_for_a_thread_writer(loop_kind):
         await asyncio.gather(rw.arlock(), rw.arlock())
         rw.runlock()
         rw.runlock()
+        rw.rlock()                   # before the timer: under load it may fire at once
         threading.Timer(0.02, rw.runlock).start()
-        rw.rlock()
         await rw.alock()             # waits for the thread's reader
         rw.unlock()
     run(loop_kind, main())
