@@ -263,6 +263,31 @@ def test_two_defaults_is_type_error():
         select(default, default)
 
 
+def test_unknown_keyword_is_type_error_naming_it():
+    a = Chan(1)
+    a.send(1)
+    with pytest.raises(TypeError, match="timout"):
+        select(a.recv, timout=1)
+    assert select(a.recv, timeout=1) == (0, 1)     # nothing was taken by the failed call
+
+
+def test_signature_is_visible():
+    import inspect
+    assert str(inspect.signature(select)) == "(*cases, timeout=None)"
+    assert "Example" in select.__doc__
+
+
+def test_python_override_of_recv_is_not_a_case():
+    class Logged(Chan):
+        def recv(self, timeout=None):
+            return super().recv(timeout)
+    a = Logged(1)
+    a.send(1)
+    with pytest.raises(TypeError, match="case 0"):
+        select(a.recv, default)
+    assert a.recv() == 1
+
+
 # ---- fairness ----
 
 def test_two_ready_channels_chosen_uniformly():
@@ -289,6 +314,24 @@ def test_three_ready_channels_all_chosen():
         counts[i] += 1
         chans[i].send(v)
     assert all(1500 <= n <= 2500 for n in counts), counts
+
+
+@pytest.mark.parametrize("n", [5, 24])
+def test_many_ready_channels_each_chosen_uniformly(n):
+    # 24 cases outrun one 64-bit draw of the shuffle (24! > 2^64): the redraw
+    # must keep the later cases as likely as the first ones.
+    chans = [Chan(1) for _ in range(n)]
+    for i, c in enumerate(chans):
+        c.send(i)
+    cases = [c.recv for c in chans]
+    counts = [0] * n
+    rounds = 600 * n
+    for _ in range(rounds):
+        i, v = select(*cases)
+        assert v == i
+        counts[i] += 1
+        chans[i].send(v)
+    assert all(400 <= k <= 800 for k in counts), counts
 
 
 def test_ready_send_and_recv_chosen_uniformly():
