@@ -182,6 +182,13 @@ cdef struct ChanCore:
 # this is that thread (reset in a forked child, see fork.pxi).
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
 
+# Only a GIL makes a crowd of woken threads expensive: without one (a
+# free-threaded build that runs with the GIL off, as decided at import) the
+# relay would only add a wake-up latency per step, so everyone is unparked
+# at once.
+import sys as _sys
+cdef Py_ssize_t _wake_fanout = WAKE_FANOUT if getattr(_sys, "_is_gil_enabled", lambda: True)() else (<Py_ssize_t>1) << 62
+
 # Bumped in a forked child (fork.pxi): waiter lists stamped with an older
 # generation hold records of the parent's threads and are reset on first use.
 cdef int64_t _fork_gen = 0

@@ -70,7 +70,8 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
     Instead the first WAKE_FANOUT are unparked and every sleeper's `relay`
     names the one WAKE_FANOUT places further on, which it unparks once it
     runs again (chan_sleeper_done, with the GIL back): about WAKE_FANOUT
-    threads wait for the GIL at any time, and the wake-up is linear.  The
+    threads wait for the GIL at any time, and the wake-up is linear (GIL
+    builds only: _wake_fanout).  The
     relayed sleepers are claimed, so they stay parked (and their records
     alive) until their unpark, whatever their deadline says."""
     cdef ChanWaiter* nxt
@@ -96,7 +97,7 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
                 last = w
                 n += 1
         w = nxt
-    if n > WAKE_FANOUT:
+    if n > _wake_fanout:
         # Nobody on the list runs before its unpark, so the relays can be
         # written first, in one pass with a lead WAKE_FANOUT records ahead.
         lead = threads
@@ -109,7 +110,7 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
             w = w.next
     w = threads
     n = 0
-    while w != NULL and n < WAKE_FANOUT:
+    while w != NULL and n < _wake_fanout:
         nxt = w.next                 # read first: after the unpark w may vanish
         gocore_unpark(&w.sleeper.parker)
         w = nxt
