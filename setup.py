@@ -10,7 +10,8 @@ extra_compile_args = []
 libraries = []
 if sys.platform == "win32":
     libraries.append("synchronization")          # WaitOnAddress
-else:
+elif "-O" not in os.environ.get("CFLAGS", ""):
+    # A sanitizer build (make test-asan / test-tsan) brings its own level.
     extra_compile_args += ["-O2"]
 if os.environ.get("GOCORE_DEBUG"):
     # Debug build (make test-debug): widens the race windows at the protocol
