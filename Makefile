@@ -121,7 +121,10 @@ TSAN_TESTS ?= tests/test_freethreading.py tests/test_atomic.py tests/test_chan.p
 # die_after_fork=0: TSan refuses to start threads in the child of a
 # multi-threaded fork (a limitation of the tool; test_fork is not in the set,
 # but the same holds for any forked child a test spawns).
-TSAN_OPTS := suppressions=$(CURDIR)/.ci/tsan.supp halt_on_error=0 second_deadlock_stack=1 exitcode=66 die_after_fork=0
+# log_path: reports go to build/tsan/report.PID, because pytest's capture of
+# fd 2 would otherwise swallow a report raised during a test that passes.
+TSAN_OPTS := suppressions=$(CURDIR)/.ci/tsan.supp halt_on_error=0 second_deadlock_stack=1 exitcode=66 \
+	die_after_fork=0 log_path=$(CURDIR)/build/tsan/report
 TSAN_BUILD_ENV := CFLAGS="-fsanitize=thread $(SAN_CFLAGS)" LDFLAGS=-fsanitize=thread
 SAN_DEPS := "setuptools>=77" "Cython>=3.1" "pytest>=7" "pytest-timeout>=2.1" "hypothesis>=6"
 test-tsan:
@@ -131,7 +134,9 @@ tsan-run:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	test -f $(VENV)/.san-deps || { $(PY) -m pip install --quiet $(SAN_DEPS) && touch $(VENV)/.san-deps; }
 	$(call out_of_tree_build,tsan,$(TSAN_BUILD_ENV))
-	PYTHON_GIL=0 TSAN_OPTIONS="$(TSAN_OPTS)" $(PY) -m pytest $(TSAN_TESTS) -q -p no:cacheprovider -o pythonpath=build/tsan --timeout=900
+	PYTHON_GIL=0 TSAN_OPTIONS="$(TSAN_OPTS)" $(PY) -m pytest $(TSAN_TESTS) -q -p no:cacheprovider \
+		-o pythonpath=build/tsan --timeout=900 || { cat build/tsan/report.* 2>/dev/null; exit 1; }
+	@if ls build/tsan/report.* >/dev/null 2>&1; then cat build/tsan/report.*; exit 1; fi
 
 # Every CPython 3.10+ that pyenv (or PATH) offers, one venv each, a line per version.
 test-all:
