@@ -67,3 +67,4 @@ include "fork.pxi"
 include "ratelimit.pxi"
 include "singleflight.pxi"
 include "fakeclock.pxi"
+include "ctx_locked.pxi"          # the context tree's critical sections (gocore/context.py)

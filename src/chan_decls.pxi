@@ -109,6 +109,10 @@ DEF PARK_RETRY = 2          # main thread: a signal slice ended, the records wer
 # (so Ctrl-C interrupts `for x in ch:`); other threads never get signals.
 DEF SIGNAL_SLICE_NS = 50000000
 
+# A wake-up of more thread sleepers than this (close() of a crowded channel)
+# unparks this many and lets each pass the wake on (see chan_wake_all).
+DEF WAKE_FANOUT = 16
+
 
 cdef struct ChanSlot:
     int64_t seq             # sequence number minus 2 * the slot's index: zeroed
@@ -123,6 +127,8 @@ cdef struct ChanSleeper:
     GoRecord* rec           # the sleeping thread's record, or NULL (gorecord.pxi; NULL for a task)
     gocore_parker parker    # a thread's sleeper (task == NULL)
     PyObject* task          # a task's sleeper: its armed TaskWait (see waiter_task.pxi)
+    ChanSleeper* relay      # a wide wake-up's next thread sleeper, unparked by this one
+                            # once it runs again (chan_wake_all); NULL otherwise
 
 cdef struct ChanWaiter:
     ChanWaiter* prev        # queue links, guarded by the channel's lock; `next`
@@ -175,6 +181,13 @@ cdef struct ChanCore:
 # A main thread blocked on a channel slices its sleep to run signal handlers;
 # this is that thread (reset in a forked child, see fork.pxi).
 cdef unsigned long _main_thread_ident = <unsigned long>_threading.main_thread().ident
+
+# Only a GIL makes a crowd of woken threads expensive: without one (a
+# free-threaded build that runs with the GIL off, as decided at import) the
+# relay would only add a wake-up latency per step, so everyone is unparked
+# at once.
+import sys as _sys
+cdef Py_ssize_t _wake_fanout = WAKE_FANOUT if getattr(_sys, "_is_gil_enabled", lambda: True)() else (<Py_ssize_t>1) << 62
 
 # Bumped in a forked child (fork.pxi): waiter lists stamped with an older
 # generation hold records of the parent's threads and are reset on first use.

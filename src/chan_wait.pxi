@@ -60,23 +60,72 @@ cdef inline void _complete(ChanWaiter* w, int result, ChanWaiter** wake) noexcep
 cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
     """Unpark every completed record in the wake list (call without any
     channel lock).  `skip`: the caller's own sleeper, completed by its own
-    re-check, which is awake already."""
+    re-check, which is awake already.
+
+    More than WAKE_FANOUT thread sleepers (a close() with thousands parked)
+    are not unparked at once: on a GIL build every one of them would go
+    straight to the GIL's wait, where each waiter wakes every switch
+    interval to demand it, so the cost of each hand-over grows with the
+    crowd and the whole wake-up with its square (minutes for 10,000).
+    Instead the first WAKE_FANOUT are unparked and every sleeper's `relay`
+    names the one WAKE_FANOUT places further on, which it unparks once it
+    runs again (chan_sleeper_done, with the GIL back): about WAKE_FANOUT
+    threads wait for the GIL at any time, and the wake-up is linear (GIL
+    builds only: _wake_fanout).  The
+    relayed sleepers are claimed, so they stay parked (and their records
+    alive) until their unpark, whatever their deadline says."""
     cdef ChanWaiter* nxt
+    cdef ChanWaiter* lead
     cdef ChanSleeper* s
     cdef ChanWaiter* tasks = NULL
+    cdef ChanWaiter* threads = NULL
+    cdef ChanWaiter* last = NULL
+    cdef Py_ssize_t n = 0
     while w != NULL:
-        nxt = w.next                 # read first: after the unpark w may vanish
+        nxt = w.next
         s = w.sleeper
         if s != skip:
             if s.task != NULL:
                 w.next = tasks       # a task's record: woken below, in one batch
                 tasks = w
             else:
-                gocore_unpark(&s.parker)
+                w.next = NULL        # the thread records, kept in order
+                if last == NULL:
+                    threads = w
+                else:
+                    last.next = w
+                last = w
+                n += 1
         w = nxt
+    if n > _wake_fanout:
+        # Nobody on the list runs before its unpark, so the relays can be
+        # written first, in one pass with a lead WAKE_FANOUT records ahead.
+        lead = threads
+        for n in range(WAKE_FANOUT):
+            lead = lead.next
+        w = threads
+        while lead != NULL:
+            w.sleeper.relay = lead.sleeper
+            lead = lead.next
+            w = w.next
+    w = threads
+    n = 0
+    while w != NULL and n < _wake_fanout:
+        nxt = w.next                 # read first: after the unpark w may vanish
+        gocore_unpark(&w.sleeper.parker)
+        w = nxt
+        n += 1
     if tasks != NULL:
         chan_wake_tasks(tasks)
 
+
+cdef inline void chan_relay(ChanSleeper* sl) noexcept nogil:
+    """Pass a wide wake-up on (see chan_wake_all): a woken thread sleeper
+    calls this once it runs again."""
+    cdef ChanSleeper* nxt = sl.relay
+    if nxt != NULL:
+        sl.relay = NULL
+        gocore_unpark(&nxt.parker)
 
 
 cdef void chan_withdraw(ChanWaiter* recs, Py_ssize_t n) noexcept nogil:
@@ -116,6 +165,7 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadli
     sl.state = 0
     sl.fired = NULL
     sl.task = NULL
+    sl.relay = NULL
     if rec_on_main_thread():
         rec_attach_main()
     sl.rec = rec_self()
@@ -124,6 +174,9 @@ cdef inline void chan_sleeper_init(ChanSleeper* sl, int64_t what, int64_t deadli
 
 
 cdef inline void chan_sleeper_done(ChanSleeper* sl) noexcept nogil:
+    # Every way out of a thread's wait ends here (the callers' finally), so
+    # a relayed wake-up is always passed on, whatever the caller raises.
+    chan_relay(sl)
     rec_unparked(sl.rec)
     rec_wait_end()
     gocore_parker_destroy(&sl.parker)

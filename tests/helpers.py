@@ -1,9 +1,17 @@
 """Helpers shared by the test files (imported as `helpers`)."""
+import os
 import sys
 import threading
 import time
 
 import pytest
+
+import gocore
+
+# Where the tests' gocore was imported from (src/, or the out-of-tree build of
+# make test-debug / test-asan / test-tsan): subprocesses get it as PYTHONPATH,
+# so they run the same build as the test that starts them.
+GOCORE_PATH = os.path.dirname(os.path.dirname(os.path.abspath(gocore.__file__)))
 
 
 @pytest.fixture

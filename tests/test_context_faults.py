@@ -85,10 +85,6 @@ def test_nested_subtrees_all_end_despite_a_raising_callback():
 
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
-@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
-                    reason="known defect on free-threaded builds: a KeyboardInterrupt landing "
-                           "inside a context's internal lock region can leave it held, and the "
-                           "next cancel() then waits for ever (found 2026-12-02; open in issue 9)")
 def test_keyboard_interrupt_from_a_signal_mid_cancel_loses_no_child():
     # A real signal at an arbitrary bytecode of the walk: whether or not it
     # lands inside cancel(), every child must be cancelled once cancel()

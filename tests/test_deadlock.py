@@ -9,7 +9,9 @@ import textwrap
 
 import pytest
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+import helpers
+
+SRC = helpers.GOCORE_PATH
 
 
 def run(*parts, env_on=False, timeout=60):

@@ -11,6 +11,7 @@ import weakref
 import pytest
 
 import gocore
+import helpers
 from helpers import wait_until
 from gocore import _gocore
 
@@ -425,7 +426,7 @@ def test_accounting_settles():
 
 def _subprocess_env():
     env = dict(os.environ)
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    src = helpers.GOCORE_PATH
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

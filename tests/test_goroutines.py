@@ -12,6 +12,7 @@ import traceback
 import pytest
 
 import gocore
+import helpers
 from gocore.testing import verify_none
 
 from helpers import wait_until
@@ -293,7 +294,7 @@ def test_dump_on_signal_in_a_subprocess():
 
 def _env():
     env = dict(os.environ)
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    src = helpers.GOCORE_PATH
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

@@ -11,6 +11,7 @@ import time
 import pytest
 
 import gocore
+import helpers
 from helpers import join_all, start_thread, wait_until
 
 ALL_TYPES = [gocore.Mutex, gocore.RWMutex, gocore.WaitGroup, gocore.Once, gocore.Semaphore,
@@ -165,7 +166,7 @@ def test_memory_error_inside_semaphore_acquire_leaves_it_unlocked():
     testcapi = pytest.importorskip("_testcapi", reason="needs CPython's _testcapi to fail allocations")
     if not hasattr(testcapi, "set_nomemory"):
         pytest.skip("this _testcapi cannot fail allocations")
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    src = helpers.GOCORE_PATH
     env = dict(os.environ, PYTHONPATH=src)
     try:
         p = subprocess.run([sys.executable, "-c", _NOMEM_CHILD], env=env, capture_output=True, timeout=60)

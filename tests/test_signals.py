@@ -407,9 +407,14 @@ def test_raising_handler_interrupts_a_sema_wait(name, short_slices):
     old = signal.signal(signal.SIGUSR1, handler)
     main = threading.get_ident()
     t = start_thread(holder)
-    kicker = start_thread(lambda: [time.sleep(0.05), signal.pthread_kill(main, signal.SIGUSR1)])
+    # The delay counts from just before block(), not from the kicker's start:
+    # on a loaded machine t.start() alone can outlast it.
+    armed = threading.Event()
+    kicker = start_thread(lambda: [armed.wait(10), time.sleep(0.05),
+                                   signal.pthread_kill(main, signal.SIGUSR1)])
     try:
         with pytest.raises(Interrupt):
+            armed.set()
             block()
     finally:
         interrupted.set()

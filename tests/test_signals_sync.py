@@ -11,6 +11,7 @@ import time
 import pytest
 
 import gocore
+import helpers
 from gocore import _gocore
 
 from helpers import wait_until
@@ -214,7 +215,7 @@ def test_ctrl_c_interrupts_a_deadlocked_wait_in_a_subprocess():
             print("interrupted", wg._debug_state())
     """)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env["PYTHONPATH"] = helpers.GOCORE_PATH
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=60, env=env)
     assert r.returncode == 0, r.stderr

@@ -10,12 +10,13 @@ import time
 import pytest
 
 import gocore
+import helpers
 from gocore import _gocore
 
 
 def _run(code, timeout=120):
     env = dict(os.environ)
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    src = helpers.GOCORE_PATH
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                          text=True, timeout=timeout, env=env)

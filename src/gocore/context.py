@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Proto
 
 from gocore import _clock, _gocore
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
-from gocore.errors import Canceled, ClosedChannelError, DeadlineExceeded
+from gocore._gocore import (_ctx_add_child, _ctx_cause, _ctx_claim, _ctx_done, _ctx_mark,
+                            _ctx_remove_child, _ctx_set_timer, _ctx_take_timer)
+from gocore.errors import Canceled, DeadlineExceeded
 from gocore.goroutine import go
 
 if TYPE_CHECKING:
@@ -52,7 +54,9 @@ __all__ = [
 
 # The per-node lock is a gocore Mutex: a third of the cost of a
 # threading.Lock to create and cheaper to take, which matters at ~1 us per
-# with_cancel + cancel.
+# with_cancel + cancel.  It is only ever held inside the core's _ctx_*
+# functions (ctx_locked.pxi), never across bytecode here: a `with` block
+# can be interrupted by a signal handler just after it took the lock.
 
 
 def _new_canceled() -> Canceled:
@@ -75,21 +79,6 @@ _Children = Dict[_Child, None]
 
 class _CancelCauseFunc(Protocol):
     def __call__(self, cause: Optional[BaseException] = None) -> None: ...
-
-
-_closed_chan: Optional[_Chan[None]] = None
-
-
-def _closed() -> _Chan[None]:
-    """One shared, already-closed channel: done() of a context cancelled
-    before anybody asked for its channel (Go's closedchan)."""
-    global _closed_chan
-    ch = _closed_chan
-    if ch is None:
-        ch = _Chan()
-        ch.close()
-        _closed_chan = ch
-    return ch
 
 
 class Context:
@@ -200,11 +189,8 @@ class _CancelCtx(Context):
         d = self._done
         if d is not None:
             return d
-        with self._mu:
-            d = self._done
-            if d is None:
-                d = self._done = _closed() if self._err is not None else _Chan()
-            return d
+        made: _Chan[None] = _ctx_done(self)
+        return made
 
     def err(self) -> Optional[BaseException]:
         return self._err
@@ -221,18 +207,7 @@ class _CancelCtx(Context):
     def _cancel_func(self) -> None:
         if self._err is not None and self._children is None:
             return
-        err = _new_canceled()
-        with self._mu:
-            if self._err is None:
-                self._cause = err
-                self._err = err
-                d = self._done
-                if d is not None:
-                    d.close()
-            children = self._children
-            if not children:
-                self._children = None
-        self._finish(children, True)
+        self._finish(_ctx_mark(self, _new_canceled(), None), True)
 
     def _cancel_cause_func(self, cause: Optional[BaseException] = None) -> None:
         if self._err is None or self._children is not None:
@@ -259,26 +234,7 @@ class _CancelCtx(Context):
         """Record the error (first caller wins) and close done; return the
         children still to be walked.  They stay in _children until the walk
         has taken them (see _cancel_tree), so an interrupted walk loses none."""
-        if cause is None:
-            cause = err
-        with self._mu:
-            d = self._done
-            if self._err is None:
-                self._cause = cause
-                self._err = err
-                if d is not None:
-                    d.close()
-                # else done() will hand out the shared closed channel
-            elif d is not None:
-                # Marked before, maybe by a walk that an exception cut off
-                # between setting _err and closing done: make sure it is closed.
-                try:
-                    d.close()
-                except ClosedChannelError:
-                    pass
-            children = self._children
-            if not children:
-                self._children = None
+        children: Optional[_Children] = _ctx_mark(self, err, cause)
         return children
 
     def _parent_canceled(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
@@ -289,22 +245,11 @@ class _CancelCtx(Context):
     def _add_child(self, child: _Child) -> bool:
         """Register `child` (and record us as its owner); False if this node
         is already cancelled."""
-        with self._mu:
-            if self._err is not None:
-                return False
-            ch = self._children
-            if ch is None:
-                self._children = {child: None}
-            else:
-                ch[child] = None
-            child._owner = self
-            return True
+        added: bool = _ctx_add_child(self, child)
+        return added
 
     def _remove_child(self, child: _Child) -> None:
-        with self._mu:
-            ch = self._children
-            if ch is not None:
-                ch.pop(child, None)
+        _ctx_remove_child(self, child)
 
     def __str__(self) -> str:
         return _describe(self)
@@ -325,12 +270,10 @@ class _TimerCtx(_CancelCtx):
         return self._deadline
 
     def _mark(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
-        children = _CancelCtx._mark(self, err, cause)
+        children: Optional[_Children] = _ctx_mark(self, err, cause)
         # Stop the timer whoever cancelled us: a stopped timer drops its
         # reference to this node, so nothing keeps a cancelled context alive.
-        with self._mu:
-            timer = self._timer
-            self._timer = None
+        timer = _ctx_take_timer(self)
         if timer is not None:
             timer.cancel()
         return children
@@ -550,8 +493,8 @@ def _propagate(parent: Any, child: _Child) -> None:
 
 
 def _cause_of_node(node: _CancelCtx) -> Optional[BaseException]:
-    with node._mu:
-        return node._cause
+    node_cause: Optional[BaseException] = _ctx_cause(node)
+    return node_cause
 
 
 def _watch_foreign(parent: Any, child: _Child) -> None:
@@ -643,9 +586,11 @@ def _with_deadline(parent: Context, deadline: float,
         c._cancel(True, DeadlineExceeded(), deadline_cause)
         return c, c._cancel_func
     from gocore import timers
-    with c._mu:
-        if c._err is None:
-            c._timer = timers._schedule(deadline, c._expire)
+    # Armed first, recorded after: a deadline that fires in between finds no
+    # timer to stop and cancels the node, and then the record step refuses.
+    timer = timers._schedule(deadline, c._expire)
+    if not _ctx_set_timer(c, timer):
+        timer.cancel()
     return c, c._cancel_func
 
 
@@ -723,11 +668,8 @@ class _AfterFunc:
         self._owner: Optional[_CancelCtx] = None
 
     def _claim(self) -> bool:
-        with self._mu:
-            if self._claimed:
-                return False
-            self._claimed = True
-            return True
+        claimed: bool = _ctx_claim(self)
+        return claimed
 
     def _parent_canceled(self, err: Optional[BaseException], cause: Optional[BaseException]) -> None:
         self._owner = None
@@ -822,9 +764,8 @@ def cause(ctx: Context) -> Optional[BaseException]:
     node = _value(ctx, _CANCEL_KEY)
     if type(node) not in _CANCEL_TYPES:
         return ctx.err()
-    with node._mu:
-        cause: Optional[BaseException] = node._cause
-        return cause
+    node_cause: Optional[BaseException] = _ctx_cause(node)
+    return node_cause
 
 
 # ---- Go-style descriptions (fmt.Sprint(ctx)) ----
