@@ -1,9 +1,4 @@
-# ---- aselect: select for a task ----
-#
-# One _SelectAwait per call, with select's records (SelWait) inside it;
-# the same cancellation argument as the channel twins (chan_async_decls.pxi),
-# with the fired record standing for the one completed.
-
+# ---- aselect: select's awaitable twin (its passes are select.pxi's) ----
 
 @cython.no_gc_clear
 @cython.final
@@ -143,4 +138,5 @@ def aselect(*cases):
     return a
 
 
+install_await_slots(_ChanAwait)
 install_await_slots(_SelectAwait)

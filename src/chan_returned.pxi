@@ -1,7 +1,6 @@
 # ---- the "returned" queue: values given back by cancelled receivers ----
 #
-# (The argument for why this exists is in chan_async_decls.pxi.)
-
+# (Why it exists: the cancellation argument at the top of chan_async.pxi.)
 
 cdef inline bint chan_ret_pop(ChanCore* c, PyObject** out) noexcept nogil:
     cdef ChanRet* r = c.ret_head
