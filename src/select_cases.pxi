@@ -111,7 +111,6 @@ cdef inline Chan _case_chan(PyObject* owner, bint view, bint send):
 
 cdef inline int _parse_case(object case, Py_ssize_t i, SelCase* sc) except -1:
     # The common case first, with no twin lookup: ch.recv of a plain Chan.
-    cdef const void* f
     cdef Chan ch
     if gocore_bound_id(case) == _f_chan_recv:
         ch = _case_chan(gocore_bound_self(case), False, False)

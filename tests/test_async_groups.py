@@ -423,19 +423,26 @@ def test_errgroup_try_go_with_coroutine_functions(kind):
     run_on(kind, main())
 
 
+async def _one_running_one_waiting(group, first, second):
+    """Fill a limit-1 group with a task that waits on a gate, then start a
+    second ago() that must wait for the slot: (gate, ran, waiting)."""
+    gate = asyncio.Event()
+    ran = []
+
+    async def work(tag):
+        ran.append(tag)
+        await gate.wait()
+    await group.ago(work, first)
+    waiting = asyncio.ensure_future(group.ago(work, second))
+    await asyncio.sleep(0.02)
+    return gate, ran, waiting, work
+
+
 def test_errgroup_ago_cancelled_while_waiting_holds_nothing(kind):
     async def main():
         g = gocore.ErrGroup()
         g.set_limit(1)
-        gate = asyncio.Event()
-        ran = []
-
-        async def work(tag):
-            ran.append(tag)
-            await gate.wait()
-        await g.ago(work, "holder")
-        waiting = asyncio.ensure_future(g.ago(work, "cancelled"))
-        await asyncio.sleep(0.02)
+        gate, ran, waiting, work = await _one_running_one_waiting(g, "holder", "cancelled")
         assert not waiting.done()
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -524,15 +531,7 @@ def test_workerpool_ago_skips_when_the_parent_ends_while_waiting(kind):
     async def main():
         parent, cancel = gocore.with_cancel(gocore.background())
         p = gocore.WorkerPool(1, ctx=parent)
-        gate = asyncio.Event()
-        ran = []
-
-        async def work(tag):
-            ran.append(tag)
-            await gate.wait()
-        await p.ago(work, "first")
-        waiting = asyncio.ensure_future(p.ago(work, "skipped"))
-        await asyncio.sleep(0.02)
+        gate, ran, waiting, _ = await _one_running_one_waiting(p, "first", "skipped")
         cancel()
         await asyncio.wait_for(waiting, 10)     # returns: skipped, not raised
         gate.set()

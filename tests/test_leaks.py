@@ -388,25 +388,20 @@ def test_idle_workers_retire_and_threads_return_to_baseline():
 
 # ---- timers nobody references ----
 
-def test_unreferenced_pending_timers_are_collected():
-    refs = []
-    for _ in range(200):
-        t = gocore.Timer(3600)
-        refs.append(weakref.ref(t.c))
-        del t
-        refs.append(weakref.ref(gocore.after(3600)))
+def _alive_after_collect(make_channels, rounds=200):
+    """How many of the channels `make_channels()` returns (each round, with
+    every reference to their timers dropped) survive a collection."""
+    refs = [weakref.ref(c) for _ in range(rounds) for c in make_channels()]
     gc.collect()
-    assert sum(r() is not None for r in refs) == 0
+    return sum(r() is not None for r in refs)
+
+
+def test_unreferenced_pending_timers_are_collected():
+    assert _alive_after_collect(lambda: (gocore.Timer(3600).c, gocore.after(3600))) == 0
 
 
 def test_unreferenced_tickers_are_collected():
-    refs = []
-    for _ in range(200):
-        t = gocore.Ticker(0.5)
-        refs.append(weakref.ref(t.c))
-        del t
-    gc.collect()
-    assert sum(r() is not None for r in refs) == 0
+    assert _alive_after_collect(lambda: (gocore.Ticker(0.5).c,)) == 0
 
 
 def test_select_with_after_in_a_loop_does_not_grow():
