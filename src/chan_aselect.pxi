@@ -41,7 +41,7 @@ cdef class _SelectAwait(TaskWait):
         cdef PyObject* out = NULL
         cdef Py_ssize_t hit, i
         cdef int r = R_BLOCK
-        cdef bint enqueued = False
+        cdef bint enqueued = False, own
         if self._phase == PH_QUEUED:
             self._phase = PH_DONE
             res = sel_fired_result(&self._sw, self._cs, &self._sl)
@@ -59,14 +59,20 @@ cdef class _SelectAwait(TaskWait):
         task_sleeper_init(&self._sl, self)
         sel_records(&self._sw, self._cs, self._order, self._m, &self._sl)
         hit = sel_poll_or_queue(&self._sw, True, &r, &out, &wake, &enqueued)
+        own = chan_wake_list_has(wake, &self._sl)
         chan_wake_all(wake, &self._sl)
         if hit >= 0:
             self.disarm()
             sel_drop_values(&self._sw)
             i = self._sw.recs[hit].case_index
             return _sel_result(i, &self._cs[i], r, out)
-        if gocore_load_acquire(&self._sl.state):
-            self.disarm()                # completed by our own re-check
+        if own:
+            # Completed by our own re-check under the locks.  A claim by
+            # another thread after the unlock owns the armed reference and
+            # wakes us: then we suspend like any queued waiter (disarming
+            # here as well dropped that reference twice and freed this
+            # object under the waker's pending call_soon_threadsafe).
+            self.disarm()
             res = sel_fired_result(&self._sw, self._cs, &self._sl)
             sel_drop_values(&self._sw)
             return res

@@ -119,6 +119,21 @@ cdef inline void chan_wake_all(ChanWaiter* w, ChanSleeper* skip) noexcept nogil:
         chan_wake_tasks(tasks)
 
 
+cdef inline bint chan_wake_list_has(ChanWaiter* w, ChanSleeper* s) noexcept nogil:
+    """Whether a wake list gathered under the channel locks holds a record
+    of `s`, i.e. whether `s` was completed by its own caller's re-check.
+    Call before chan_wake_all (which relinks the list).  A select sleeper
+    can also be claimed by another thread in the moment after its locks are
+    released; that claimer's wake (unpark, or a task's resolve and its
+    armed reference) is still on its way, so a state word read after the
+    unlock cannot tell the two apart, and only this can."""
+    while w != NULL:
+        if w.sleeper == s:
+            return True
+        w = w.next
+    return False
+
+
 cdef inline void chan_relay(ChanSleeper* sl) noexcept nogil:
     """Pass a wide wake-up on (see chan_wake_all): a woken thread sleeper
     calls this once it runs again."""

@@ -184,7 +184,10 @@ cdef object _sel_block(SelCase* cs, Py_ssize_t* order, Py_ssize_t m, int64_t dea
             # every record was withdrawn, so the select starts over).
             wake = NULL
             hit = sel_poll_or_queue(&sw, _may_block(deadline), &r, &out, &wake, &enqueued)
-            claimed = enqueued and gocore_load_acquire(&sl.state) != 0
+            # Claimed by our own re-check, not by a completer that came in
+            # after the unlock: that one's unpark is still due, so its
+            # sleeper must park to collect it (chan_park returns at once).
+            claimed = enqueued and chan_wake_list_has(wake, &sl)
             if enqueued and sw.nrec == 0:
                 rec_parked(sl.rec)                   # select(): nothing can ever complete it
             chan_wake_all(wake, &sl)
