@@ -32,9 +32,11 @@ include "errors.pxi"
 include "typeslots.pxi"
 include "timeout.pxi"
 include "waiter_task.pxi"         # the task sleeper kind (with the twins' constants)
+include "chan_async_decls.pxi"
 
 # ---- bodies (any order) ----
 include "sema.pxi"
+include "task_wake.pxi"
 include "park_spin.pxi"
 include "gorecord.pxi"
 include "mainwait.pxi"
@@ -53,7 +55,7 @@ include "chan_ops.pxi"
 include "chan.pxi"
 include "select_cases.pxi"      # what a case may be, and how one is read
 include "select.pxi"
-include "chan_returned.pxi"     # values given back by cancelled receivers
+include "chan_returned.pxi"
 include "chan_async.pxi"
 include "chan_aselect.pxi"
 include "sched.pxi"

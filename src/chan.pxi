@@ -113,14 +113,17 @@ cdef class Chan:
             return (None, False)
         return chan_recv_ok(self, timeout)
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def asend(self, v):
         """Awaitable ``send``: ``await ch.asend(v)`` (see chan_async.pxi)."""
         return chan_op(self, AOP_SEND, v)
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def arecv(self):
         """Awaitable ``recv``: ``v = await ch.arecv()``."""
         return chan_op(self, AOP_RECV, None)
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def arecv_ok(self):
         """Awaitable ``recv_ok``: ``v, ok = await ch.arecv_ok()``."""
         return chan_op(self, AOP_RECV_OK, None)
@@ -282,10 +285,12 @@ cdef class RecvChan(_ChanView):
     def recv_only(self):
         return self
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def arecv(self):
         """See ``Chan.arecv``."""
         return chan_op(self._ch, AOP_RECV, None)
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def arecv_ok(self):
         """See ``Chan.arecv_ok``."""
         return chan_op(self._ch, AOP_RECV_OK, None)
@@ -320,6 +325,7 @@ cdef class SendChan(_ChanView):
         """See ``Chan.send``."""
         chan_send(self._ch, v, timeout)
 
+    @cython.always_allow_keywords(False)    # METH_O / METH_NOARGS: the cheapest call
     def asend(self, v):
         """See ``Chan.asend``."""
         return chan_op(self._ch, AOP_SEND, v)

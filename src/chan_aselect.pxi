@@ -1,4 +1,9 @@
-# ---- aselect: select's awaitable twin (its passes are select.pxi's) ----
+# ---- aselect: select for a task ----
+#
+# One _SelectAwait per call, with select's records (SelWait) inside it;
+# the same cancellation argument as the channel twins (chan_async_decls.pxi),
+# with the fired record standing for the one completed.
+
 
 @cython.no_gc_clear
 @cython.final
@@ -144,5 +149,4 @@ def aselect(*cases):
     return a
 
 
-install_await_slots(_ChanAwait)
 install_await_slots(_SelectAwait)

@@ -1,54 +1,12 @@
 # ---- Chan's awaitable twins: asend, arecv, arecv_ok, async for ----
-# (aselect: chan_aselect.pxi; the given-back values: chan_returned.pxi)
 #
-# `await ch.arecv()` is one small object (_ChanAwait) that is its own
-# iterator.  Its first __next__ tries the operation exactly as the blocking
-# call does (the lock-free ring, then the locked path); if that completes,
-# it finishes at once with StopIteration(value): no future, no loop round
-# trip.  Only otherwise does it create a future, queue its record (a
-# ChanWaiter whose sleeper names this object, see waiter_task.pxi) and yield
-# the future to the task.  Whoever completes the record moves the value
-# exactly as for a thread and wakes the task; the task's next __next__ reads
-# the outcome from the record.
-#
-# Cancellation, and why nothing is lost or duplicated.  Cancelling the task
-# (task.cancel(), asyncio.timeout, wait_for) throws CancelledError into this
-# object (throw()).  The task then races any completer for its sleeper with
-# the same CAS(state, 0 -> 1) a completer uses:
-#   - the task wins: no completion happened or ever can (a completer claims
-#     before it touches anything), so it withdraws its records and raises:
-#     an arecv took nothing, an asend delivered nothing (it drops the
-#     reference it had taken for the receiver);
-#   - a completer won: it claimed under the channel's lock and finished the
-#     record (moved the value, wrote the result) before releasing that lock,
-#     so once the task has taken and released the same lock (chan_withdraw
-#     does) the outcome is final and visible.  Then
-#       * a receive got a value: the value is given back (chan_give_back),
-#         to the first queued receiver or, if none, to the channel's
-#         "returned" queue, which every receiver drains before the ring and
-#         before concluding "closed" -- so it comes out ahead of later
-#         values and is never dropped; the task raises CancelledError;
-#       * a receive got "closed": it took nothing; it raises;
-#       * a send was delivered (the receiver has the value, it cannot be
-#         taken back): the send happened, so asend returns normally and the
-#         cancellation is requested again for the task's next suspension
-#         (rerequest_cancel, which keeps asyncio.timeout's count right);
-#       * a send failed on close: nothing was delivered; it raises.
-# The completer still resolves the future afterwards; that finds it
-# cancelled and does nothing.  A completer whose wake fails because the loop
-# is closed calls abandon(), which applies the same rules (give the value
-# back) unless the task has already settled the outcome itself.
-# tests/test_async_chan.py::test_cancel_stress_* checks this with exact
-# accounting: threads and tasks on two loops, random cancellation.
-
-from libc.stdlib cimport malloc, free
-from cpython.tuple cimport PyTuple_GET_SIZE as _tuple_size
+# Declarations and the cancellation argument: chan_async_decls.pxi.
 
 cdef void chan_wake_tasks(ChanWaiter* w) noexcept with gil:
     """Wake the task records of a wake list (linked through `next`)."""
     cdef list ops
     if w.next == NULL:
-        task_wake(w.sleeper.task)
+        task_wake_held(w.sleeper.task)
         return
     ops = []
     while w != NULL:
@@ -89,6 +47,7 @@ cdef class _ChanAwait(TaskWait):
     cdef Chan _ch
     cdef object _v               # asend: the value (the record holds its own reference)
     cdef int _op
+    cdef int _slot               # its index in _chan_await_pool, or -1
     cdef ChanSleeper _sl
     cdef ChanWaiter _w
 
@@ -108,8 +67,13 @@ cdef class _ChanAwait(TaskWait):
     cdef object _step(self):
         if self._phase == PH_NEW:
             if self._op == AOP_SEND:
-                return self._start_send()
-            return self._start_recv()
+                r = self._start_send()
+            else:
+                r = self._start_recv()
+            if self._phase == PH_DONE and self._slot >= 0:
+                self._ch = None      # a pooled object must not keep its channel
+                self._v = None       # or value alive once done
+            return r
         if self._phase == PH_QUEUED:
             # Woken: the record was claimed and completed before the future
             # was resolved, and the claimer no longer touches it.
@@ -157,6 +121,7 @@ cdef class _ChanAwait(TaskWait):
         cdef PyObject* p = NULL
         cdef bint is_send = self._op == AOP_SEND
         cdef int r
+        self._unpool()
         try:
             self.arm()
         except BaseException:
@@ -194,6 +159,7 @@ cdef class _ChanAwait(TaskWait):
 
     cdef object _queue_nil(self):
         # nilchan: nothing ever completes; only cancellation ends the wait.
+        self._unpool()
         self.arm()
         task_sleeper_init(&self._sl, self)
         chan_waiter_init(&self._w, &self._sl, self._op == AOP_SEND, NULL, 0)
@@ -242,9 +208,39 @@ cdef class _ChanAwait(TaskWait):
             self._hand_on()
 
 
+    cdef inline void _unpool(self) noexcept:
+        # About to wait: from now on this object's life (and its dealloc's
+        # hand-on, above) is the task's, so the pool lets go of it.
+        if self._slot >= 0:
+            _chan_await_pool[self._slot] = NULL
+            self._slot = -1
+            Py_DECREF(self)          # the pool's reference; the caller holds another
+
+
 cdef object chan_op(Chan ch, int op, object v):
-    cdef _ChanAwait a = _ChanAwait.__new__(_ChanAwait)
+    cdef _ChanAwait a = None
+    cdef PyObject* p
+    cdef int i
+    if not GOCORE_FREE_THREADED:
+        for i in range(AWAIT_POOL):
+            p = _chan_await_pool[i]
+            if p == NULL:
+                a = _ChanAwait.__new__(_ChanAwait)
+                Py_INCREF(a)
+                _chan_await_pool[i] = <PyObject*>a
+                a._slot = i
+                break
+            if _refcnt(p) == 1:
+                a = <_ChanAwait>p
+                break
+    if a is None:
+        a = _ChanAwait.__new__(_ChanAwait)
+        a._slot = -1
+    a._phase = PH_NEW
     a._ch = ch
     a._op = op
     a._v = v
     return a
+
+
+install_await_slots(_ChanAwait)

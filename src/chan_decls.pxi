@@ -172,7 +172,7 @@ cdef struct ChanCore:
     WaitQueue sendq         # guarded by lock
     ChanRet* ret_head       # given-back values, received before the ring; guarded
     ChanRet* ret_tail       # by lock; while any is here HEAD_RECVQ stays set, so
-    int64_t ret_len         # every pop takes the lock (see chan_returned.pxi)
+    int64_t ret_len         # every pop takes the lock (see chan_async_decls.pxi)
     PyObject* close_exc     # owned; set (before TAIL_CLOSED) by Chan._close_with:
                             # what a receive raises once closed and drained
     int64_t gen             # the fork generation the queues belong to (fork.pxi)
@@ -215,11 +215,8 @@ DEF GEN_RESETTING = -1
 #                  chan_recv, chan_recv_ok,
 #                  chan_next, chan_close, chan_drained (R_CLOSED on receive)
 # chan.pxi         Chan, the RecvChan/SendChan views, nilchan, GC slots
-# chan_returned.pxi the given-back ("returned") values of cancelled receivers:
-#                  chan_ret_pop, chan_recv_returned, chan_give_back, GC helpers
-# chan_async.pxi   the awaitable twins (asend, arecv, async for), waking task
-#                  waiters, the cancellation argument
-# chan_aselect.pxi aselect (its passes are select.pxi's)
+# chan_async*.pxi  the awaitable twins (asend, arecv, async for), the given-back
+#                  ("returned") values, aselect: mapped in chan_async_decls.pxi
 # select_cases.pxi select's cases: SelCase, default, _parse_case, sel_parse
 #                  (the shuffle), the junk-case TypeError
 # select.pxi       select() over all of the above: sel_poll, the pass 2/3

@@ -1,6 +1,7 @@
 # ---- the "returned" queue: values given back by cancelled receivers ----
 #
-# (Why it exists: the cancellation argument at the top of chan_async.pxi.)
+# (The argument for why this exists is in chan_async_decls.pxi.)
+
 
 cdef inline bint chan_ret_pop(ChanCore* c, PyObject** out) noexcept nogil:
     cdef ChanRet* r = c.ret_head

@@ -65,4 +65,64 @@ static int gocore_await_install(PyObject *type, gocore_step_fn step) {
     return 0;
 }
 
+/* Scheduling a task's wake-up the way asyncio's own Future does: one
+ * vectorcall of the loop's method by interned name (no bound method, no
+ * keyword dict), so waking costs what a Future's set_result costs minus the
+ * Future.  The names are made once, at the first call (under the GIL or an
+ * attached thread state; a racing second creation only leaks a string). */
+static PyObject *gocore_s_call_soon, *gocore_s_call_soon_ts, *gocore_kw_context;
+
+static int gocore_await_names(void) {
+    if (gocore_kw_context != NULL)
+        return 0;
+    gocore_s_call_soon = PyUnicode_InternFromString("call_soon");
+    gocore_s_call_soon_ts = PyUnicode_InternFromString("call_soon_threadsafe");
+    if (gocore_s_call_soon == NULL || gocore_s_call_soon_ts == NULL)
+        return -1;
+    gocore_kw_context = Py_BuildValue("(s)", "context");
+    return gocore_kw_context == NULL ? -1 : 0;
+}
+
+/* loop.<name>(cb, arg), with context=ctx unless ctx is NULL. */
+static int gocore_loop_call(PyObject **name, PyObject *loop, PyObject *cb,
+                            PyObject *arg, PyObject *ctx) {
+    PyObject *args[4] = {loop, cb, arg, ctx};
+    PyObject *r;
+    if (gocore_await_names() < 0)
+        return -1;
+    r = PyObject_VectorcallMethod(*name, args, 3, ctx != NULL ? gocore_kw_context : NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int gocore_call_soon(PyObject *loop, PyObject *cb, PyObject *arg, PyObject *ctx) {
+    return gocore_loop_call(&gocore_s_call_soon, loop, cb, arg, ctx);
+}
+
+static int gocore_call_soon_threadsafe(PyObject *loop, PyObject *cb, PyObject *arg) {
+    return gocore_loop_call(&gocore_s_call_soon_ts, loop, cb, arg, NULL);
+}
+
+/* ctx.run(fn, arg), without the bound method. */
+static int gocore_context_run(PyObject *ctx, PyObject *fn, PyObject *arg) {
+    PyObject *r;
+    if (PyContext_Enter(ctx) < 0)
+        return -1;
+    r = PyObject_CallOneArg(fn, arg);
+    if (PyContext_Exit(ctx) < 0) {
+        Py_XDECREF(r);
+        return -1;
+    }
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *gocore_call_noargs(PyObject *f) {
+    return PyObject_CallNoArgs(f);
+}
+
 #endif /* GOCORE_AWAIT_H */

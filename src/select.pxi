@@ -130,6 +130,8 @@ cdef Py_ssize_t sel_poll_or_queue(SelWait* sw, bint may_block, int* r, PyObject*
     while j > 0:
         j -= 1
         gocore_spin_unlock(&sw.locks[j].lock)
+    if enqueued[0]:
+        race_window()        # a completer on another thread may claim us from here on
     return hit
 
 

@@ -20,7 +20,7 @@ cdef inline int64_t _weight(object n) except? -1:
 cdef class _SemWaiter:
     cdef int64_t n
     cdef int64_t sema         # a thread sleeps here
-    cdef TaskWait tw          # ... or a task on this future (aacquire)
+    cdef TaskWait tw          # ... or a task awaiting this (aacquire)
     cdef bint queued          # guarded by the Semaphore's _mu
     cdef bint canceled        # guarded by the Semaphore's _mu
 
@@ -226,7 +226,7 @@ cdef class Semaphore:
         nothing (weight granted as it was cancelled is released again)."""
         cdef int64_t weight = _weight(n)
         cdef _SemWaiter w
-        cdef TaskWait tw = TaskWait.__new__(TaskWait)
+        cdef TaskWait tw = _Park.__new__(_Park)
         cdef int attempt
         if ctx is not None:
             err = ctx.err()
@@ -241,7 +241,7 @@ cdef class Semaphore:
             if attempt == 1:
                 break
             self._mu._unlock()
-            tw.prepare()              # the future, made outside the lock
+            tw.prepare()              # bound to the loop outside the lock
         w = _SemWaiter.__new__(_SemWaiter)
         w.n = weight
         w.tw = tw
@@ -255,7 +255,7 @@ cdef class Semaphore:
                 if _ctx_on_done is None:
                     raise RuntimeError("gocore.context is not available")
                 stop = _ctx_on_done(ctx, lambda: self._cancel(w))
-            await tw._fut
+            await tw
         except BaseException:
             if stop is not None:
                 stop()

@@ -5,8 +5,9 @@
 # asyncio task waiting on a future.  Everything up to the wake is one
 # mechanism for both kinds: the same queues, the same claim by CAS, the same
 # moved references.  Only the wake differs: a thread is unparked, a task's
-# future is resolved -- with set_result when the waker runs on the loop's own
-# thread, else with one call_soon_threadsafe.
+# future -- the awaitable object itself, see TaskWait -- is resolved: its
+# callbacks are scheduled with call_soon when the waker runs on the loop's
+# own thread, else one call_soon_threadsafe runs them on the loop.
 #
 # A thread's record lives on its C stack, which stays put while it sleeps.  A
 # task has no such stack: its records live inside the awaitable object
@@ -26,11 +27,16 @@
 # nogil, so they enter through `with gil` (PyGILState_Ensure, which is
 # re-entrant and attaches on a free-threaded build).
 
+# Waking (task_wake, the per-loop batch, the ready-queue shortcut): task_wake.pxi.
+
 cimport cython
 from cpython.pythread cimport PyThread_get_thread_ident
 from asyncio import get_running_loop as _asyncio_running_loop
 from asyncio import CancelledError as _CancelledError
+from asyncio import InvalidStateError as _InvalidStateError
 from asyncio import current_task as _asyncio_current_task
+from contextvars import copy_context as _copy_context
+from asyncio import BaseEventLoop as _BaseEventLoop
 
 # The channel operations an awaitable twin performs (chan_async.pxi).
 DEF AOP_SEND = 0
@@ -38,33 +44,48 @@ DEF AOP_RECV = 1            # -> value, or None once closed and drained
 DEF AOP_RECV_OK = 2         # -> (value, ok)
 DEF AOP_NEXT = 3            # async for: StopAsyncIteration once closed and drained
 
-
-def _set_done(fut):
-    # Runs on the loop: the task may have been cancelled meanwhile.
-    if not fut.done():
-        fut.set_result(None)
-
-
-def _set_done_many(futs):
-    for fut in futs:
-        if not fut.done():
-            fut.set_result(None)
-
-
 DEF PH_NEW = 0              # not awaited yet
 DEF PH_QUEUED = 1           # a record is queued (or claimed and its wake in flight)
 DEF PH_DONE = 2             # finished: the outcome went to the task, or was handed on
 
+# The awaitable is also the future its task sleeps on (see TaskWait).
+DEF FS_PENDING = 0
+DEF FS_DONE = 1             # woken: the task's callbacks are scheduled
+DEF FS_CANCELLED = 2        # cancel() won: the task will be thrown CancelledError
+
+
+cdef extern from "gocore_await.h":
+    ctypedef object (*gocore_step_fn)(object, int*)
+    int gocore_await_install(object type, gocore_step_fn step) except -1
+    int gocore_call_soon(object loop, object cb, object arg, object ctx) except -1
+    int gocore_call_soon_threadsafe(object loop, object cb, object arg) except -1
+    object gocore_call_noargs(object f)
+    int gocore_context_run(object ctx, object fn, object arg) except -1
+
+
+cdef object _get_running_loop = _asyncio_running_loop    # a C-level reference
+
 
 cdef class TaskWait:
     """Base of the awaitable twins: each is its own iterator, so awaiting one
-    costs no coroutine object.  Holds the loop, the future the task sleeps
-    on, and the loop's thread (to wake directly when the waker runs on it).
-    Subclasses implement _step (each resumption) and _throw (cancellation)."""
-    cdef object _loop
-    cdef object _fut
-    cdef unsigned long _thread
+    costs no coroutine object, and the future its task sleeps on, so waiting
+    costs no asyncio.Future either.  asyncio's Task accepts any object with
+    the future protocol (``_asyncio_future_blocking``, ``get_loop``,
+    ``add_done_callback``, ``result``, ``cancel``): it registers its wake-up
+    here, and task.cancel() calls our cancel(), exactly as with a Future.
+    All of that state is touched only on the loop's thread (a waker on
+    another thread goes through call_soon_threadsafe).  Subclasses implement
+    _step (each resumption) and _throw (cancellation)."""
+    cdef object _evloop
+    cdef object _cb              # the first done-callback (the task's wake-up) ...
+    cdef object _cb_ctx          # ... and its context, until scheduled
+    cdef list _more_cbs          # further [callback, context] pairs (rare)
+    cdef object _cancel_msg
+    cdef unsigned long _thread   # the loop's thread: a waker there wakes directly
     cdef int _phase              # PH_*: _step leaves PH_QUEUED exactly when it suspends
+    cdef int _fstate             # FS_*
+    cdef bint _blocking
+    cdef bint _in_ready          # on the loop's ready queue as a Handle
 
     def __await__(self):
         return self
@@ -88,9 +109,155 @@ cdef class TaskWait:
     def close(self):
         self._close()
 
+    # ---- the future protocol, as asyncio.Task uses it on what it awaits ----
+
+    @property
+    def _asyncio_future_blocking(self):
+        # None unless suspended: asyncio.isfuture() must not mistake an
+        # awaitable nobody awaits yet for a future (ensure_future and
+        # wait_for then wrap it in a task, as they should).
+        if self._phase != PH_QUEUED:
+            return None
+        return self._blocking
+
+    @_asyncio_future_blocking.setter
+    def _asyncio_future_blocking(self, value):
+        self._blocking = bool(value)
+
+    @property
+    def _loop(self):
+        # No get_loop(): asyncio finds the loop of a foreign future here when
+        # that method is missing, and the attribute costs no bound method.
+        return self._evloop
+
+    @cython.always_allow_keywords(False)
+    def done(self):
+        return self._fstate != FS_PENDING
+
+    @cython.always_allow_keywords(False)
+    def cancelled(self):
+        return self._fstate == FS_CANCELLED
+
+    @cython.always_allow_keywords(False)
+    def result(self):
+        if self._fstate == FS_DONE:
+            return None
+        if self._fstate == FS_CANCELLED:
+            if self._cancel_msg is None:
+                raise _CancelledError()
+            raise _CancelledError(self._cancel_msg)
+        raise _InvalidStateError("Result is not ready.")
+
+    @cython.always_allow_keywords(False)
+    def exception(self):
+        self.result()
+        return None
+
+    def add_done_callback(self, fn, *, context=None):
+        if context is None:
+            context = _copy_context()
+        if self._fstate != FS_PENDING:
+            gocore_call_soon(self._evloop, fn, self, context)
+        elif self._cb is None:
+            self._cb = fn
+            self._cb_ctx = context
+        else:
+            if self._more_cbs is None:
+                self._more_cbs = []
+            self._more_cbs.append([fn, context])
+
+    def remove_done_callback(self, fn):
+        cdef Py_ssize_t n = 0
+        if self._cb is not None and self._cb == fn:
+            self._cb = self._cb_ctx = None
+            n = 1
+        if self._more_cbs:
+            keep = [p for p in self._more_cbs if p[0] != fn]
+            n += len(self._more_cbs) - len(keep)
+            self._more_cbs = keep
+        return n
+
+    def cancel(self, msg=None):
+        # task.cancel() while the task sleeps here.  The record stays queued:
+        # the CancelledError this leads to is thrown into the task at its
+        # next step, and _throw races any completer for the outcome there.
+        if self._fstate != FS_PENDING:
+            return False
+        self._fstate = FS_CANCELLED
+        self._cancel_msg = msg
+        self._schedule_callbacks()
+        return True
+
+    cdef int _schedule_callbacks(self) except -1:
+        # On the loop's thread.  The common case, one callback (the task's
+        # wake-up) on asyncio's own loop: this object goes on the loop's
+        # ready queue as its own Handle (_cancelled, _run below) -- what
+        # call_soon does, minus a Handle and two Python-level calls, which
+        # are most of what a same-loop wake costs.
+        loop = self._evloop
+        if (self._cb is not None and self._more_cbs is None and not self._in_ready
+                and _is_plain_loop(loop) and not loop._debug):
+            if loop._closed:
+                raise RuntimeError("Event loop is closed")
+            loop._ready.append(self)
+            self._in_ready = True
+            return 0
+        cb = self._cb
+        ctx = self._cb_ctx
+        more = self._more_cbs
+        self._cb = self._cb_ctx = self._more_cbs = None
+        if cb is not None:
+            gocore_call_soon(loop, cb, self, ctx)
+        if more:
+            for fn, c in more:
+                gocore_call_soon(loop, fn, self, c)
+        return 0
+
+    @property
+    def _cancelled(self):
+        return False             # as a Handle on the ready queue: never cancelled
+
+    @cython.always_allow_keywords(False)
+    def _run(self):
+        # As a Handle: the loop runs the callback _schedule_callbacks queued.
+        cb = self._cb
+        ctx = self._cb_ctx
+        self._cb = self._cb_ctx = None
+        self._in_ready = False
+        if cb is not None:
+            self._run_callback(cb, ctx)
+
+    cdef int _wake_here(self) except -1:
+        # On the loop's thread, inside a callback of its own (not inside a
+        # task): run the callbacks now rather than one loop iteration later.
+        if self._fstate != FS_PENDING:
+            return 0
+        self._fstate = FS_DONE
+        cb = self._cb
+        ctx = self._cb_ctx
+        more = self._more_cbs
+        self._cb = self._cb_ctx = self._more_cbs = None
+        if cb is not None:
+            self._run_callback(cb, ctx)
+        if more:
+            for fn, c in more:
+                self._run_callback(fn, c)
+        return 0
+
+    cdef int _run_callback(self, object fn, object ctx) except -1:
+        try:
+            gocore_context_run(ctx, fn, self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._evloop.call_exception_handler({
+                "message": "Exception in callback " + repr(fn),
+                "exception": exc, "future": self})
+        return 0
+
     cdef object _step(self):
         """Run until the operation finishes (return its result) or must wait
-        (set PH_QUEUED and return the future to yield)."""
+        (set PH_QUEUED and return self, the future to yield)."""
         raise NotImplementedError
 
     cdef object _throw(self, object typ, object val, object tb):
@@ -100,12 +267,12 @@ cdef class TaskWait:
         return 0
 
     cdef int prepare(self) except -1:
-        """Create the future on the running loop (RuntimeError without one).
-        Call before taking any spin lock: this may run arbitrary Python code."""
-        loop = _asyncio_running_loop()
-        self._loop = loop
-        self._fut = loop.create_future()
+        """Bind to the running loop (RuntimeError without one) as a fresh
+        pending future.  Call before taking any spin lock."""
+        self._evloop = gocore_call_noargs(_get_running_loop)
         self._thread = PyThread_get_thread_ident()
+        self._fstate = FS_PENDING
+        self._cancel_msg = None
         return 0
 
     cdef int arm(self) except -1:
@@ -119,111 +286,23 @@ cdef class TaskWait:
         Py_DECREF(self)
 
     cdef object suspend(self):
-        """The value to yield to the task: its future, marked as awaited."""
-        self._fut._asyncio_future_blocking = True
-        return self._fut
+        """The value to yield to the task: this object, as a blocking future."""
+        self._blocking = True
+        return self
 
     cdef int resolve(self) except -1:
         """Wake the task (raises RuntimeError if its loop is closed)."""
         if PyThread_get_thread_ident() == self._thread:
-            if not self._fut.done():
-                self._fut.set_result(None)
+            if self._fstate == FS_PENDING:
+                self._fstate = FS_DONE
+                self._schedule_callbacks()
         else:
-            self._loop.call_soon_threadsafe(_set_done, self._fut)
+            gocore_call_soon_threadsafe(self._evloop, _wake_task_on_loop, self)
         return 0
 
     cdef int abandon(self) except -1:
         """The loop is gone: hand on what the completion gave this waiter."""
         return 0
-
-
-cdef void task_wake(PyObject* op) noexcept with gil:
-    """Wake one claimed task waiter and drop its armed reference."""
-    cdef TaskWait t = <TaskWait>op
-    try:
-        try:
-            t.resolve()
-        except RuntimeError:
-            t.abandon()
-    except BaseException as exc:
-        _report_wake_error(exc)
-    Py_DECREF(t)                 # the armed reference; `t` still holds one
-
-
-cdef void tasks_wake_batch(list ops) noexcept:
-    """Wake several claimed task waiters: one call_soon_threadsafe per loop."""
-    cdef TaskWait t
-    cdef dict by_loop = {}
-    cdef unsigned long me = PyThread_get_thread_ident()
-    try:
-        for o in ops:
-            t = <TaskWait>o
-            if t._thread == me:
-                try:
-                    t.resolve()
-                except RuntimeError:
-                    t.abandon()
-            else:
-                by_loop.setdefault(t._loop, []).append(t)
-        for loop, group in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_set_done_many, [(<TaskWait>g)._fut for g in group])
-            except RuntimeError:
-                for g in group:
-                    (<TaskWait>g).abandon()
-    except BaseException as exc:
-        _report_wake_error(exc)
-    for o in ops:
-        Py_DECREF(o)             # the armed references
-
-
-cdef void _report_wake_error(BaseException exc) noexcept:
-    # A wake must never propagate into the lock or channel operation that
-    # triggered it; report like an unraisable error.
-    try:
-        import sys
-        sys.unraisablehook(_Unraisable(exc, "waking an asyncio task"))
-    except BaseException:
-        pass
-
-
-class _Unraisable:
-    def __init__(self, exc, msg):
-        self.exc_type = type(exc)
-        self.exc_value = exc
-        self.exc_traceback = exc.__traceback__
-        self.err_msg = "gocore: error " + msg
-        self.object = None
-
-
-cdef int rerequest_if_cancel(object typ, object val) except -1:
-    """An operation completed although its task was cancelled: keep the
-    result and deliver the cancellation at the task's next suspension."""
-    exc = typ if val is None else val
-    if isinstance(exc, type):
-        exc = exc() if issubclass(exc, _CancelledError) else None
-    if not isinstance(exc, _CancelledError):
-        return 0                 # some other exception thrown in: nothing to re-request
-    task = _asyncio_current_task()
-    if task is None:
-        return 0
-    msg = exc.args[0] if exc.args else None
-    # 3.11+ counts cancellation requests (asyncio.timeout compares them):
-    # take back the one being delivered now before asking again.
-    cancelling = getattr(task, "cancelling", None)
-    if cancelling is not None and cancelling() > 0:
-        task.uncancel()
-    task.cancel(msg)
-    return 0
-
-
-cdef object raise_thrown(object typ, object val, object tb):
-    """Re-raise what throw() received (the old three-argument form too)."""
-    if val is None:
-        raise typ
-    if tb is not None:
-        raise val.with_traceback(tb)
-    raise val
 
 
 @cython.final
@@ -238,9 +317,21 @@ cdef class _Done(TaskWait):
 cdef _Done _DONE = _Done()
 
 
-cdef extern from "gocore_await.h":
-    ctypedef object (*gocore_step_fn)(object, int*)
-    int gocore_await_install(object type, gocore_step_fn step) except -1
+@cython.final
+cdef class _Park(TaskWait):
+    """A bare wait (Semaphore.aacquire's): prepare(), queue it where a waker
+    finds it, ``await`` it; resolve() ends the wait."""
+
+    cdef object _step(self):
+        if self._phase == PH_NEW:
+            self._phase = PH_QUEUED
+            return self.suspend()
+        self._phase = PH_DONE
+        return None
+
+    cdef object _throw(self, object typ, object val, object tb):
+        self._phase = PH_DONE
+        raise_thrown(typ, val, tb)
 
 
 cdef object _await_step(object self, int* done):
@@ -255,3 +346,4 @@ cdef int install_await_slots(object type) except -1:
 
 
 install_await_slots(_Done)
+install_await_slots(_Park)

@@ -483,3 +483,30 @@ def test_cancel_stress_two_loops_and_threads(loop_kind):
         b.stop()
     assert sorted(received) == list(range(n_items)), f"seed {rng_seed}"
     assert len(ch) == 0
+
+
+def test_aselect_claimed_by_a_thread_as_it_queues(loop_kind):
+    """A sending thread claims the aselect's record in the moment after its
+    channel locks are released (make test-debug widens that gap): the
+    aselect must still wait for that thread's wake-up, which owns the
+    waiter's reference.  Every value arrives exactly once and nothing crashes."""
+    n = 20000
+    ch, other = gocore.Chan(random.choice([0, 1])), gocore.Chan()
+
+    def sender():
+        for i in range(n):
+            ch.send(i, timeout=30)
+
+    async def main():
+        total = 0
+        for _ in range(n):
+            i, v = await gocore.aselect(ch.arecv, other.arecv)
+            assert i == 0
+            total += v
+        return total
+
+    t = start_thread(sender)
+    try:
+        assert run(loop_kind, main()) == n * (n - 1) // 2
+    finally:
+        join_all([t])

@@ -535,3 +535,21 @@ def test_exports():
     for name in ("Chan", "nilchan", "select", "default", "after", "Timer", "after_func", "Ticker"):
         assert name in gocore.__all__
         assert getattr(gocore, name) is not None
+
+
+def test_select_claimed_by_a_thread_as_it_queues():
+    """A sender claims the selecting thread in the moment after its channel
+    locks are released (make test-debug widens that gap): the select must
+    collect that sender's unpark before its frame goes, so later selects on
+    the same stack see no stray wake-up and every value arrives once."""
+    n = 20000
+    ch, other = Chan(random.choice([0, 1])), Chan()
+
+    def sender():
+        for i in range(n):
+            ch.send(i, timeout=30)
+
+    t = _spawn(sender)
+    got = [select(ch.recv, other.recv, timeout=30)[1] for _ in range(n)]
+    t.join(30)
+    assert got == list(range(n))
