@@ -68,3 +68,4 @@ include "ratelimit.pxi"
 include "singleflight.pxi"
 include "fakeclock.pxi"
 include "ctx_locked.pxi"          # the context tree's critical sections (gocore/context.py)
+include "ctx_walk.pxi"            # ... and its cancel walk

@@ -76,6 +76,7 @@
 cdef extern from "gocore_chan.h":
     uint64_t gocore_fastrand() nogil
     int64_t gocore_randn(int64_t n) nogil
+    uint64_t gocore_rand_digit(uint64_t* r, uint64_t k) nogil
     object gocore_steal(PyObject* o)
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Malloc, PyMem_Free

@@ -45,6 +45,24 @@ static inline int64_t gocore_randn(int64_t n) {
     return (int64_t)(((gocore_fastrand() >> 32) * (uint64_t)n) >> 32);
 }
 
+/* One digit in [0, k) of a random fraction r / 2^64: the integer part of
+ * r * k, whose fractional part is left in *r for the next digit.  select's
+ * shuffle takes one digit per case this way -- a multiply where dividing r
+ * by k (twice) cost a 64-bit division each, tens of cycles apiece. */
+static inline uint64_t gocore_rand_digit(uint64_t *r, uint64_t k) {
+#if defined(__SIZEOF_INT128__)
+    unsigned __int128 p = (unsigned __int128)*r * k;
+    *r = (uint64_t)p;
+    return (uint64_t)(p >> 64);
+#else
+    /* 64 x 64 -> 128 from 32-bit halves (k < 2^32: a case count). */
+    uint64_t lo = (*r & 0xFFFFFFFFu) * k;
+    uint64_t hi = (*r >> 32) * k + (lo >> 32);
+    *r = (hi << 32) | (lo & 0xFFFFFFFFu);
+    return hi >> 32;
+#endif
+}
+
 /* ---- moving an owned reference into Cython ---- */
 static inline PyObject *gocore_steal(PyObject *o) { return o; }
 

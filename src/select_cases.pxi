@@ -20,6 +20,7 @@ DEF CASE_RECV = 0
 DEF CASE_RECV_OK = 1
 DEF CASE_SEND = 2
 DEF SELECT_STACK_CASES = 8      # up to this many cases need no allocation
+DEF SHUFFLE_BITS = 20           # select's shuffle redraws past this many bits of digits
 
 
 cdef struct SelCase:
@@ -173,13 +174,15 @@ cdef Py_ssize_t sel_parse_items(PyObject** cases, Py_ssize_t n, SelCase* cs,
                                 Py_ssize_t* order, Py_ssize_t* m) except -2:
     """Parse the cases into cs and shuffle the non-default cases into
     order[0:m] (inside-out Fisher-Yates); return the default's index or -1.
-    One 64-bit draw feeds the shuffle: step k takes `r % (k + 1)` and
-    divides it out, so the digits of r in the mixed radix 2, 3, ..., m are
-    the swaps; it is redrawn once they run out (m! above 2^64 - past 20
-    cases).  The bias is that of the modulo, far below 2^-40."""
+    Step k takes its swap index as one digit in [0, k + 1) of a random
+    fraction (gocore_rand_digit: a multiply, no division), so one 64-bit
+    draw serves several steps: it is redrawn once the digits taken from it
+    span more than 2^SHUFFLE_BITS values (every case of a select of up to
+    9 cases comes from one draw), which keeps at least 64 - SHUFFLE_BITS
+    bits below each digit: its bias is under k / 2^44."""
     cdef Py_ssize_t i, j, dflt = -1
-    cdef uint64_t r = gocore_fastrand()
-    cdef uint64_t room = 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t r = 0
+    cdef uint64_t span = 0           # product of the digit ranges taken from r; 0: no draw yet
     cdef uint64_t k1
     m[0] = 0
     for i in range(n):
@@ -191,12 +194,13 @@ cdef Py_ssize_t sel_parse_items(PyObject** cases, Py_ssize_t n, SelCase* cs,
             continue
         _parse_case(case, i, &cs[i])
         k1 = <uint64_t>(m[0] + 1)
-        if room < k1:
-            r = gocore_fastrand()
-            room = 0xFFFFFFFFFFFFFFFF
-        j = <Py_ssize_t>(r % k1)
-        r //= k1
-        room //= k1
+        j = m[0]
+        if k1 > 1:
+            if span == 0 or span * k1 > (<uint64_t>1 << SHUFFLE_BITS):
+                r = gocore_fastrand()
+                span = 1
+            span *= k1
+            j = <Py_ssize_t>gocore_rand_digit(&r, k1)
         order[m[0]] = order[j]
         order[j] = i
         m[0] += 1

@@ -22,7 +22,6 @@ __all__ = ["cancel_on"]
 # (cancelling/uncancel), which lets a scope tell its own cancellation from
 # one requested elsewhere.  3.10 has no count: the scope marks its cancel()
 # with a message instead (see cancel_on.__aexit__).
-_HAS_UNCANCEL = sys.version_info >= (3, 11)
 
 _NEW, _ENTERED, _CANCELLING, _EXITED = range(4)
 
@@ -55,7 +54,7 @@ class _CancelOn:
         if task is None:
             raise RuntimeError("cancel_on must be used inside a task")
         self._task, self._loop = task, task.get_loop()
-        if _HAS_UNCANCEL:
+        if sys.version_info >= (3, 11):      # (spelled out so mypy checks it per version)
             self._cancelling = task.cancelling()
         self._state = _ENTERED
         if self._ctx.err() is not None:
@@ -90,9 +89,11 @@ class _CancelOn:
         self._state = _EXITED
         if not fired:
             return
-        if _HAS_UNCANCEL:
+        if sys.version_info >= (3, 11):
             # Ours unless more cancel() requests came than the one we made.
-            ours = self._task.uncancel() <= self._cancelling  # type: ignore[union-attr]
+            task = self._task
+            assert task is not None      # set on entry, and fired means entered
+            ours = task.uncancel() <= self._cancelling
         else:
             # 3.10: no count.  A CancelledError carrying another message is
             # someone else's; one with ours, or with none (messages get lost

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Proto
 
 from gocore import _clock, _gocore
 from gocore._gocore import Chan as _Chan, Mutex as _Lock, nilchan as _nilchan
-from gocore._gocore import (_ctx_add_child, _ctx_cause, _ctx_claim, _ctx_done, _ctx_mark,
-                            _ctx_remove_child, _ctx_set_timer, _ctx_take_timer)
+from gocore._gocore import (_ctx_add_child, _ctx_cancel_tree, _ctx_cause, _ctx_claim, _ctx_done,
+                            _ctx_mark, _ctx_remove_child, _ctx_set_timer, _ctx_take_timer)
 from gocore.errors import Canceled, DeadlineExceeded
 from gocore.goroutine import go
 
@@ -221,7 +221,7 @@ class _CancelCtx(Context):
     def _finish(self, children: Optional[_Children], remove: bool) -> None:
         """After _mark: cancel the subtree, unlink from the owner, then raise
         the first exception the walk met (the walk itself never stops)."""
-        first = _cancel_tree(self, self._err, self._cause) if children else None
+        first = _ctx_cancel_tree(self, self._err, self._cause) if children else None
         if remove:
             owner = self._owner
             if owner is not None:
@@ -233,7 +233,7 @@ class _CancelCtx(Context):
     def _mark(self, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[_Children]:
         """Record the error (first caller wins) and close done; return the
         children still to be walked.  They stay in _children until the walk
-        has taken them (see _cancel_tree), so an interrupted walk loses none."""
+        has taken them (see _ctx_cancel_tree), so an interrupted walk loses none."""
         children: Optional[_Children] = _ctx_mark(self, err, cause)
         return children
 
@@ -395,45 +395,6 @@ def _deadline(ctx: Any) -> Optional[float]:
         else:
             theirs: Optional[float] = ctx.deadline()
             return theirs
-
-
-def _cancel_tree(root: Any, err: Optional[BaseException], cause: Optional[BaseException]) -> Optional[BaseException]:
-    """Cancel everything below `root` (already marked): depth-first and
-    iterative, so depth costs no recursion.  Returns the first exception met
-    instead of raising it, because the walk must finish whatever happens.
-
-    Every step is safe to repeat, so an exception at any bytecode (an
-    after-func's go() failing, a KeyboardInterrupt from a signal handler)
-    loses no node: the node on top of the stack leaves it only in the same
-    statement that puts its children there (one slice assignment), and
-    _parent_canceled on a node already marked just hands back the children
-    it still holds.  A node is cleared of its children only after they are on
-    the stack.  A node that raises twice running is dropped, so a persistent
-    failure cannot spin for ever."""
-    stack = [root]
-    first = failed = top = None
-    while True:
-        # One try around the whole loop, so even the bookkeeping between two
-        # nodes is covered.
-        try:
-            while stack:
-                top = stack[-1]
-                kids = top._parent_canceled(err, cause) if top is not root else root._children
-                if kids:
-                    # list() copies a dict in one step under its own lock on
-                    # free-threaded builds; iterating it directly races with
-                    # children unlinking themselves from another thread.
-                    stack[-1:] = list(kids)
-                    top._children = None
-                else:
-                    del stack[-1]
-            return first
-        except BaseException as exc:
-            if first is None:
-                first = exc
-            if failed is top and stack and stack[-1] is top:
-                del stack[-1]
-            failed = top
 
 
 # ---- linking a new child to its parent (Go's propagateCancel) ----
