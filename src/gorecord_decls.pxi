@@ -64,7 +64,7 @@ cdef extern from *:
     void rec_unlock "gocore_rec_unlock"(int64_t* l) nogil
 
 cdef extern from "gocore_frame.h":
-    int gocore_caller(object skip, PyObject** code_out, int* lasti_out) except -1
+    int gocore_caller(object skip, object keep, PyObject** code_out, int* lasti_out) except -1
     int gocore_code_line(object code, int lasti)
 
 # What a thread waits on.  The names are Go's, as its goroutine dumps print them.

@@ -35,11 +35,13 @@ def _go_labeled(label, fn, *args):
     _spawn(fn, args, None, label)
 
 
-def _install_frame_skip(prefixes):
+def _install_frame_skip(prefixes, keep=()):
     """Called once by gocore.goroutine: the directory prefixes of gocore's
     Python layer (its co_filenames start with one), whose frames go() skips
-    to find its caller."""
-    global _skip_files
+    to find its caller, and those inside them whose frames it does not skip
+    (the shipped benchmark, which calls go() as a user would)."""
+    global _skip_files, _keep_files
+    _keep_files = tuple(str(p) for p in keep)
     _skip_files = tuple(str(p) for p in prefixes)
 
 

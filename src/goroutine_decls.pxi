@@ -54,6 +54,7 @@ cdef struct RunNode:
     PyObject* fn           # owned references, moved by pointer through the queue
     PyObject* args         # a tuple
     PyObject* kwargs       # a dict, or NULL for no keyword arguments
+    PyObject* group        # owned: the WaitGroup whose done() follows the call, or NULL
     RunNode* next          # guarded by _rq_lock
     int64_t queued_at      # gocore_nanotime() when made: the monitor's queue age (sysmon_decls.pxi)
     int64_t gid            # the goroutine's id
@@ -87,6 +88,7 @@ cdef int64_t _next_gid = 0          # the last goroutine id handed out
 # site: gocore's own Python layer (a tuple of str, set once by gocore.goroutine;
 # None until then).
 cdef object _skip_files = None
+cdef tuple _keep_files = ()     # ... but not these (see _install_frame_skip)
 
 # An idle worker retires after this long without work.  A few seconds keeps a
 # warm pool across bursts without holding threads forever.
@@ -108,8 +110,9 @@ cdef struct _GoCopy:
 # ---- the scheduler's surface, by file ----
 #
 # sched.pxi           the run queue, the idle stack, the worker loop and
-#   _spawn(fn, args, kwargs, label)  run fn(*args, **kwargs) on a worker (go(),
-#                                WaitGroup.go); dumps name `label` (None: fn)
+#   _spawn(fn, args, kwargs, label)  run fn(*args, **kwargs) on a worker (go());
+#                                dumps name `label` (None: fn)
+#   _spawn_counted(..., group)   the same, then group's done() (WaitGroup.go)
 #   sched_reset_after_fork()     forget the parent's workers and queue (fork.pxi)
 # hooks.pxi
 #   _report_panic(exc)           hand an escaped exception to the panic handler

@@ -6,9 +6,9 @@
 # -- run queue --
 
 cdef RunNode* _rq_node(object fn, tuple args, object kwargs, object label,
-                      PyObject* code, int lasti) except NULL:
+                      PyObject* code, int lasti, object group) except NULL:
     """A node owning references to the call (and taking over `code`'s); not
-    yet queued."""
+    yet queued.  `group`: a WaitGroup counted for it, or None."""
     cdef RunNode* n = <RunNode*>PyMem_RawMalloc(sizeof(RunNode))
     if n == NULL:
         Py_XDECREF(code)
@@ -27,6 +27,11 @@ cdef RunNode* _rq_node(object fn, tuple args, object kwargs, object label,
         n.kwargs = <PyObject*>kwargs
     else:
         n.kwargs = NULL
+    if group is not None:
+        Py_INCREF(group)
+        n.group = <PyObject*>group
+    else:
+        n.group = NULL
     n.next = NULL
     n.queued_at = gocore_nanotime()
     return n
@@ -40,6 +45,7 @@ cdef void _rq_free(RunNode* n) noexcept:
     Py_DECREF(<object>n.args)
     if n.kwargs != NULL:
         Py_DECREF(<object>n.kwargs)
+    Py_XDECREF(n.group)
     PyMem_RawFree(n)
 
 
@@ -123,7 +129,8 @@ cdef void _wake_one() noexcept nogil:
 
 # -- workers --
 
-cdef inline void _run_call(GoRecord* rec, object fn, object args, object kwargs) noexcept:
+cdef inline void _run_call(GoRecord* rec, object fn, object args, object kwargs,
+                           object group) noexcept:
     try:
         if kwargs is None:
             fn(*args)
@@ -133,6 +140,13 @@ cdef inline void _run_call(GoRecord* rec, object fn, object args, object kwargs)
         # SystemExit and KeyboardInterrupt too: a goroutine cannot stop the
         # process or the pool, so they are reported like any other panic.
         _report_panic(exc)
+    if group is not None:
+        # WaitGroup.go's done(), after the report: once wait() returns, the
+        # panic handler has seen every exception of the group's goroutines.
+        try:
+            (<WaitGroup>group)._add(-1)
+        except BaseException as exc:
+            _report_panic(exc)
     rec_finish(rec)
     gocore_add(&_ngoroutines, -1)
 
@@ -148,12 +162,15 @@ cdef void _run_node_call(GoRecord* rec, RunNode* n) noexcept:
     fn = <object>n.fn
     args = <object>n.args
     kwargs = <object>n.kwargs if n.kwargs != NULL else None
+    group = <object>n.group if n.group != NULL else None
     Py_DECREF(fn)
     Py_DECREF(args)
     if n.kwargs != NULL:
         Py_DECREF(kwargs)
+    if n.group != NULL:
+        Py_DECREF(group)
     PyMem_RawFree(n)
-    _run_call(rec, fn, args, kwargs)
+    _run_call(rec, fn, args, kwargs, group)
 
 
 cdef RunNode* _find_work(GoWorker* w) noexcept:
@@ -240,16 +257,24 @@ def _worker_main(size_t first, size_t rec_addr):
 
 # -- spawning --
 
-cdef int _spawn(object fn, tuple args, object kwargs, object label) except -1:
+cdef inline int _spawn(object fn, tuple args, object kwargs, object label) except -1:
     """Start fn(*args, **kwargs); `label` is the function dumps name (the
     user's, when fn is a wrapper of gocore's own; None: fn itself)."""
+    return _spawn_counted(fn, args, kwargs, label, None)
+
+
+cdef int _spawn_counted(object fn, tuple args, object kwargs, object label,
+                        object group) except -1:
+    """_spawn, and then `group`'s done() (a WaitGroup that has counted the
+    goroutine already, or None): WaitGroup.go without a wrapper call, bound
+    method or argument tuple per goroutine."""
     cdef RunNode* n
     cdef int64_t v
     cdef PyObject* code
     cdef int lasti
-    gocore_caller(_skip_files, &code, &lasti)     # created_at: one frame lookup
+    gocore_caller(_skip_files, _keep_files, &code, &lasti)     # created_at: one frame lookup
     # before reserving: MemoryError leaves no trace
-    n = _rq_node(fn, args, kwargs, fn if label is None else label, code, lasti)
+    n = _rq_node(fn, args, kwargs, fn if label is None else label, code, lasti, group)
     gocore_add(&_ngoroutines, 1)
     cdef int attempt
     for attempt in range(2):

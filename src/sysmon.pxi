@@ -96,13 +96,14 @@ cdef int _sysmon_start(int batch) except -1:
         args = <tuple>n.args
         kwargs = <object>n.kwargs if n.kwargs != NULL else None
         label = <object>n.label
+        group = <object>n.group if n.group != NULL else None
         try:
             _start_worker(n)
         except BaseException:
             # Out of threads: queue it again and retry on a later round.
-            _queue_unserved(_rq_node(fn, args, kwargs, label, NULL, 0))
+            _queue_unserved(_rq_node(fn, args, kwargs, label, NULL, 0, group))
             break
-        fn = args = kwargs = label = None    # never pin a goroutine's call here
+        fn = args = kwargs = label = group = None    # never pin a goroutine's call here
         started += 1
     return started
 

@@ -175,20 +175,10 @@ cdef class WaitGroup:
             return
         self._add(1)
         try:
-            _spawn(self._run, (fn, args, kwargs), None, fn)
+            _spawn_counted(fn, args, kwargs if kwargs else None, None, self)
         except BaseException:
             self._add(-1)
             raise
-
-    def _run(self, fn, args, kwargs):
-        try:
-            fn(*args, **kwargs)
-        except BaseException as exc:
-            # Report before done(): once wait() returns, the panic handler
-            # has already seen every exception of the group's goroutines.
-            _report_panic(exc)
-        finally:
-            self._add(-1)
 
     def __repr__(self):
         return f"<gocore.WaitGroup counter={gocore_load_acquire(&self._state) >> 32}>"

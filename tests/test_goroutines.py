@@ -196,6 +196,17 @@ def test_created_at_points_at_the_callers_line_for_every_spawner():
     p.wait()
 
 
+def test_created_at_names_the_shipped_benchmarks_own_lines(monkeypatch):
+    # gocore.bench uses gocore as a user does: its go() calls are not skipped
+    # as gocore's own frames (which would also walk the stack on every spawn).
+    from gocore.bench import layer
+    burst = layer.go_burst(1)
+    at = _created_at_of(lambda fn: (monkeypatch.setattr(layer, "_noop", fn),
+                                    threading.Thread(target=burst, daemon=True).start()))
+    path, _, line = at.rpartition(":")
+    assert path.endswith(os.path.join("gocore", "bench", "layer.py")) and int(line) > 0
+
+
 def test_dump_format_and_created_by_line():
     ch = gocore.Chan()
 

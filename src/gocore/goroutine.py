@@ -194,8 +194,10 @@ _gocore._install_coro_go(_go_coro)
 
 # go() names its caller's line; frames of gocore's own Python files (this
 # package and any subpackage) are skipped so that ErrGroup.go, WorkerPool.go,
-# ... name the user's line.  co_filename is the path a module was imported
-# by: take the directory both as given and absolute.
-_gocore._install_frame_skip(
-    {os.path.join(os.path.dirname(__file__), ""),
-     os.path.join(os.path.dirname(os.path.abspath(__file__)), "")})
+# ... name the user's line -- except gocore.bench's, which uses gocore as a
+# user does.  co_filename is the path a module was imported by: take the
+# directory both as given and absolute.
+_here = {os.path.dirname(__file__), os.path.dirname(os.path.abspath(__file__))}
+_gocore._install_frame_skip({os.path.join(d, "") for d in _here},
+                            {os.path.join(d, "bench", "") for d in _here})
+del _here
