@@ -52,6 +52,11 @@ __all__ = ["Side", "Row", "Result", "run_row", "available", "peer"]
 # resolution and call overhead are noise; heavy rows are one call per round.
 SAMPLE_SECONDS = 0.05
 QUICK_SAMPLE_SECONDS = 0.005
+# A heavy row's side runs its full size once a round, unless a probe of a
+# 64th of it says a round would take longer than this: then it runs as many
+# units as fit (a peer that crawls under --load must not hold the run for
+# hours; its per-unit time is what the row compares anyway).
+HEAVY_ROUND_SECONDS = 4.0
 
 
 @dataclass
@@ -158,6 +163,19 @@ def _record_extra(result: SideResult, out: Any) -> None:
             result.extra.setdefault(key, []).append(value)
 
 
+def _fit_units(side: Side, units: int) -> int:
+    """A heavy side's units per round: all of them, or as many as a probe
+    says fit in HEAVY_ROUND_SECONDS."""
+    probe = max(1, units // 64)
+    if probe == units:
+        return units
+    elapsed, _ = _timed(side.make(probe), 1)
+    per_unit = elapsed / probe
+    if per_unit * units <= HEAVY_ROUND_SECONDS:
+        return units
+    return max(probe, int(HEAVY_ROUND_SECONDS / per_unit))
+
+
 def run_row(row: Row, rounds: int = 7, quick: bool = False) -> Result:
     n = row.size(quick)
     results = [SideResult(s.label) for s in row.sides]
@@ -168,6 +186,10 @@ def run_row(row: Row, rounds: int = 7, quick: bool = False) -> Result:
             continue
         units = side.units(n)
         try:
+            if row.heavy and not quick and i > 0:
+                # (gocore's own side is not probed: the burst row reports the
+                # threads its first, cold call starts)
+                units = _fit_units(side, units)
             fn = side.make(units)
             warm, out = _timed(fn, 1)      # warms pools and caches, and calibrates
         except Exception as exc:           # a peer whose API moved: its side, not the run, fails
