@@ -75,9 +75,17 @@ class BusyLoad:
         self.count = count
         self._procs: List["subprocess.Popen[bytes]"] = []
 
+    # Each spinner also watches its parent: a benchmark killed by a signal
+    # (no __exit__) must not leave processes spinning for ever beside
+    # whatever the machine runs next.
+    _SPIN = ("import os, sys\n"
+             "parent = int(sys.argv[1])\n"
+             "while os.getppid() == parent:\n"
+             "    for _ in range(1000000): pass\n")
+
     def __enter__(self) -> "BusyLoad":
         for _ in range(self.count):
-            self._procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            self._procs.append(subprocess.Popen([sys.executable, "-c", self._SPIN, str(os.getpid())]))
         return self
 
     def __exit__(self, *exc: object) -> None:
