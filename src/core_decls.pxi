@@ -32,6 +32,9 @@ cdef extern from "gocore_park.h" nogil:
     void gocore_unpark(gocore_parker* p)
     int64_t gocore_park_set_spin(int64_t mode)
 
+cdef extern from "gocore_spin.h" nogil:
+    bint gocore_spin_may(int64_t now)
+
 cdef extern from "gocore_clock.h" nogil:
     int64_t gocore_now()
     bint gocore_park_until(gocore_parker* p, int64_t deadline)

@@ -158,5 +158,19 @@ static inline int64_t gocore_spin_limit(void) {
     return gocore_spin_budget;
 }
 
+/* Whether a spin could win now (the gate of gocore_spin_begin, without
+ * counting a spinner): for a caller that picks how long to spin. */
+static inline int gocore_spin_may(int64_t now) {
+    int64_t mode = gocore_load_relaxed(&gocore_spin_enabled);
+    if (mode == GOCORE_SPIN_FORCED)
+        return 1;
+    if (mode == 0)
+        return 0;
+    int64_t ncpu = gocore_spin_cpus();
+    return ncpu >= 2 && gocore_spin_load(now) <= ncpu;
+}
+
+#else
+static inline int gocore_spin_may(int64_t now) { (void)now; return 0; }
 #endif /* __linux__ */
 #endif /* GOCORE_SPIN_H */
