@@ -215,7 +215,10 @@ def test_map_reduce_reducer_returns_early():
         for x in items:
             emit(x)
             return
-    assert map_reduce(emit_range(10**9), lambda x, e, c: e(x), reducer, workers=2) == 0
+    # The first item to reach the reducer is whichever mapper finished first
+    # (two run at once on a free-threaded build), not necessarily item 0.
+    first = map_reduce(emit_range(10**9), lambda x, e, c: e(x), reducer, workers=2)
+    assert isinstance(first, int) and 0 <= first < 10**9
     assert settled(baseline)
 
 
