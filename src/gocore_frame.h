@@ -35,8 +35,8 @@ static int gocore_skipped(PyObject *skip, PyObject *keep, PyObject *filename) {
 
 /* *code_out: a new reference to the innermost frame's code whose
  * co_filename does not start with a prefix in the tuple `skip` (None: skip
- * nothing) or does start with one in `keep`, or NULL if every frame is skipped (or there is none);
- * *lasti_out: that frame's offset in bytes. */
+ * nothing) or does start with one in `keep`, or NULL if every frame is
+ * skipped (or there is none); *lasti_out: that frame's offset in bytes. */
 /* The last code object found not to be skipped: go() is usually called from
  * the same few places, so most lookups end with one pointer comparison.
  * Only compared, never dereferenced; a stale value (its code freed and the

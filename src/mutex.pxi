@@ -26,7 +26,7 @@ DEF MUTEX_WAITER_SHIFT = 3
 DEF MUTEX_ONE_WAITER = 8
 DEF STARVATION_THRESHOLD_NS = 1000000
 DEF SPIN_ROUNDS = 4
-DEF SPIN_ROUNDS_FREE = 64      # free-threaded, a spare CPU: see mutex_lock_init
+DEF SPIN_ROUNDS_FREE = 64      # free-threaded, a spare CPU: see _may_spin_on
 DEF SPIN_PAUSES = 30
 
 cdef int _ncpu = _os.cpu_count() or 1    # spinning only helps with a second CPU
@@ -102,8 +102,7 @@ cdef struct MutexLockState:
     bint awoke              # we were woken (or set WOKEN while spinning)
     bint lifo               # how the coming sema wait queues (re-queued: first)
     bint may_spin           # threads spin; a task never holds its loop for that
-    int spins
-    int max_spins
+    int spins               # rounds spun since the last wake-up (see _may_spin_on)
 
 
 cdef inline void mutex_lock_init(MutexLockState* ls, bint may_spin) noexcept nogil:
@@ -113,18 +112,23 @@ cdef inline void mutex_lock_init(MutexLockState* ls, bint may_spin) noexcept nog
     ls.lifo = False
     ls.may_spin = may_spin
     ls.spins = 0
-    # Go spins SPIN_ROUNDS before it sleeps, with a goroutine's wake-up as
-    # the alternative.  A thread's wake-up through the kernel costs far more:
-    # with no GIL between the two threads and a CPU to spare (the gate of
-    # gocore_spin.h), a waiter that watches the holder for longer (about
-    # 40 us at most) takes the lock as it is released instead of queueing on
-    # the sema, and then each unlock is a CAS rather than a wake-up.  Two
-    # threads contending a short critical section on 3.14t: 0.73x of
-    # threading.Lock with 4 rounds, 1.20x with 64.  With a GIL, or on a
-    # loaded box, Go's 4 rounds stay.
-    ls.max_spins = SPIN_ROUNDS
-    if GOCORE_FREE_THREADED and may_spin and gocore_spin_may(gocore_nanotime()):
-        ls.max_spins = SPIN_ROUNDS_FREE
+
+
+cdef inline bint _may_spin_on(MutexLockState* ls) noexcept nogil:
+    """Whether another spin round may run.  Go spins SPIN_ROUNDS before it
+    sleeps, with a goroutine's wake-up as the alternative.  A thread's
+    wake-up through the kernel costs far more: with no GIL between the two
+    threads and a CPU to spare (the gate of gocore_spin.h, asked when Go's
+    rounds are spent, so a lock call that never spins that far never pays
+    for it), a waiter that watches the holder for longer (about 40 us at
+    most) takes the lock as it is released instead of queueing on the sema,
+    and each unlock is then a CAS rather than a wake-up.  Two threads
+    contending a short critical section on 3.14t: 0.73x of threading.Lock
+    with 4 rounds, 1.1-1.2x with 64.  With a GIL, or on a loaded box, Go's
+    4 stay."""
+    if ls.spins == SPIN_ROUNDS and not (GOCORE_FREE_THREADED and gocore_spin_may(gocore_nanotime())):
+        ls.spins = SPIN_ROUNDS_FREE      # no: spent, so the gate is asked once per phase
+    return ls.spins < SPIN_ROUNDS_FREE
 
 
 cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noexcept nogil:
@@ -138,7 +142,7 @@ cdef bint mutex_lock_step(int64_t* state, int64_t* sema, MutexLockState* ls) noe
         # on another CPU may release it within a few hundred cycles, cheaper
         # than a sleep and a wake.
         if (ls.may_spin and (old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED
-                and ls.spins < ls.max_spins and _ncpu > 1):
+                and _ncpu > 1 and _may_spin_on(ls)):
             # Set WOKEN so the unlocker does not wake a sleeper we would race.
             if (not ls.awoke and not (old & MUTEX_WOKEN) and (old >> MUTEX_WAITER_SHIFT) != 0
                     and gocore_cas(state, old, old | MUTEX_WOKEN)):

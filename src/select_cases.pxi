@@ -182,7 +182,9 @@ cdef Py_ssize_t sel_parse_items(PyObject** cases, Py_ssize_t n, SelCase* cs,
     bits below each digit: its bias is under k / 2^44."""
     cdef Py_ssize_t i, j, dflt = -1
     cdef uint64_t r = 0
-    cdef uint64_t span = 0           # product of the digit ranges taken from r; 0: no draw yet
+    # The product of the digit ranges taken from r; starting at the limit
+    # makes the first digit draw.
+    cdef uint64_t span = <uint64_t>1 << SHUFFLE_BITS
     cdef uint64_t k1
     m[0] = 0
     for i in range(n):
@@ -196,7 +198,7 @@ cdef Py_ssize_t sel_parse_items(PyObject** cases, Py_ssize_t n, SelCase* cs,
         k1 = <uint64_t>(m[0] + 1)
         j = m[0]
         if k1 > 1:
-            if span == 0 or span * k1 > (<uint64_t>1 << SHUFFLE_BITS):
+            if span * k1 > (<uint64_t>1 << SHUFFLE_BITS):
                 r = gocore_fastrand()
                 span = 1
             span *= k1

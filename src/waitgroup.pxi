@@ -175,7 +175,7 @@ cdef class WaitGroup:
             return
         self._add(1)
         try:
-            _spawn_counted(fn, args, kwargs if kwargs else None, None, self)
+            _spawn_counted(fn, args, kwargs, None, self)
         except BaseException:
             self._add(-1)
             raise
